@@ -1,0 +1,64 @@
+"""Timing helpers shared by the benchmark sections.
+
+Each comparison times totpcore and a peer in the same process, interleaving rounds
+(ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both,
+and keeps the fastest round of each: the least disturbed estimate of the cost.
+"""
+
+from __future__ import annotations
+
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the report: a totpcore operation, optionally against a peer."""
+
+    operation: str
+    ours_us: float
+    peer: str = ""
+    peer_us: float | None = None
+    target: float | None = None  # the ratio peer/ours the issue asks for
+    unit: str = "us/op"
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times faster totpcore is (peer time / our time)."""
+        return None if self.peer_us is None else self.peer_us / self.ours_us
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the ratio reaches the target, when there is one."""
+        if self.target is None or self.ratio is None:
+            return None
+        return self.ratio >= self.target
+
+
+def per_op(fn: Callable[[], object], number: int) -> float:
+    """Microseconds per call of *fn*, one round of *number* calls."""
+    return timeit.timeit(fn, number=number) / number * 1e6
+
+
+def compare(
+    operation: str,
+    ours: Callable[[], object],
+    peer: str,
+    theirs: Callable[[], object],
+    *,
+    target: float | None,
+    number: int,
+    rounds: int,
+) -> Row:
+    """Time *ours* and *theirs* in interleaved rounds; keep the fastest round of each."""
+    best_ours = best_theirs = float("inf")
+    for _ in range(rounds):
+        best_ours = min(best_ours, per_op(ours, number))
+        best_theirs = min(best_theirs, per_op(theirs, number))
+    return Row(operation, best_ours, peer, best_theirs, target)
+
+
+def alone(operation: str, ours: Callable[[], object], *, number: int, rounds: int) -> Row:
+    """Time a totpcore operation that has no peer."""
+    return Row(operation, min(per_op(ours, number) for _ in range(rounds)))

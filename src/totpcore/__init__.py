@@ -1,0 +1,45 @@
+"""totpcore: RFC 4226 HOTP and RFC 6238 TOTP with a drift-tolerant, replay-safe verifier.
+
+This module only re-exports the public names; see DESIGN.md section 3 and ``docs/``.
+"""
+
+from __future__ import annotations
+
+from totpcore.errors import (
+    ConfigurationError,
+    EnrollmentError,
+    InvalidCode,
+    MalformedCode,
+    PolicyError,
+    ReplayedCode,
+    SecretError,
+    StoreError,
+    TotpcoreError,
+    UriError,
+    VerificationError,
+)
+from totpcore.hotp import HOTP, Algorithm, hotp
+from totpcore.secret import Secret
+from totpcore.totp import TOTP
+from totpcore.verify import Match, Window
+
+__all__ = [
+    "HOTP",
+    "TOTP",
+    "Algorithm",
+    "ConfigurationError",
+    "EnrollmentError",
+    "InvalidCode",
+    "MalformedCode",
+    "Match",
+    "PolicyError",
+    "ReplayedCode",
+    "Secret",
+    "SecretError",
+    "StoreError",
+    "TotpcoreError",
+    "UriError",
+    "VerificationError",
+    "Window",
+    "hotp",
+]

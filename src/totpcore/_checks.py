@@ -1,0 +1,116 @@
+"""Argument checks shared by the pure layers: digits, counters, Unix times and codes.
+
+Each check raises ``TypeError`` for a wrong type and a :mod:`totpcore.errors` exception
+for a wrong value, with a message that names the argument and never its secret content.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Final, NoReturn
+
+from totpcore.errors import ConfigurationError, InvalidCode, MalformedCode
+
+#: RFC 4226 §5.2: the counter is 8 bytes, so 0 <= counter < 2**64.
+COUNTER_LIMIT: Final = 1 << 64
+#: RFC 4226 §5.3 and §4 R4: at least 6 digits; 8 is the most any peer supports.
+MIN_DIGITS: Final = 6
+MAX_DIGITS: Final = 8
+
+UnixTime = int | float | dt.datetime
+
+
+def type_error(name: str, expected: str, value: object) -> NoReturn:
+    """Raise the one ``TypeError`` wording used for every argument."""
+    raise TypeError(f"{name} must be {expected}, not {type(value).__name__}")
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """Return *value* if it is an ``int`` (not ``bool``) with ``low <= value <= high``."""
+    if type(value) is not int:
+        type_error(name, "an int", value)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={value} is out of range: expected {low} to {high}")
+    return value
+
+
+def check_digits(digits: object) -> int:
+    """Return *digits* if it is 6, 7 or 8 (RFC 4226 §5.3)."""
+    return check_int("digits", digits, MIN_DIGITS, MAX_DIGITS)
+
+
+def check_counter(counter: object) -> int:
+    """Return *counter* if it fits the 8-byte counter of RFC 4226 §5.2."""
+    return check_int("counter", counter, 0, COUNTER_LIMIT - 1)
+
+
+def unix_seconds(t: object) -> int | float:
+    """Return *t* as Unix seconds: an ``int``, a finite ``float`` or an aware ``datetime``.
+
+    A naive ``datetime`` is refused: its meaning depends on the server's time zone
+    (pyotp converts it with ``time.mktime``, which is local time).
+    """
+    if type(t) is int or type(t) is float:
+        if math.isfinite(t):
+            return t
+        raise ConfigurationError(f"time must be finite, got {t!r}")
+    if isinstance(t, dt.datetime):
+        if t.utcoffset() is None:
+            raise ConfigurationError(
+                "a naive datetime has no time zone; pass an aware datetime or Unix seconds"
+            )
+        return t.timestamp()
+    return type_error("time", "Unix seconds (int or float) or an aware datetime", t)
+
+
+def step_of(t: object, t0: int, period: int) -> int:
+    """Return ``floor((t - t0) / period)`` for a checked time (RFC 6238 §4.2).
+
+    Raises:
+        ConfigurationError: *t* is before *t0* or its step does not fit in 64 bits.
+    """
+    seconds = unix_seconds(t)
+    if seconds < t0:
+        raise ConfigurationError(f"time {seconds} is before t0={t0}")
+    step = int((seconds - t0) // period)
+    if step >= COUNTER_LIMIT:
+        raise ConfigurationError(f"time {seconds} gives a step beyond 2**64 - 1")
+    return step
+
+
+def parse_code(code: object, digits: int) -> str:
+    """Return *code* without spaces if it is exactly *digits* ASCII digits.
+
+    Only the space character U+0020 is removed (users paste ``"123 456"``). Never
+    ``int()``: it accepts full-width digits, underscores, signs and drops leading zeros.
+
+    Raises:
+        MalformedCode: anything else, including a non-``str``. The message does not
+            repeat the input.
+    """
+    if not isinstance(code, str):
+        raise MalformedCode(f"a code is a str of {digits} digits, not {type(code).__name__}")
+    if " " in code:
+        code = code.replace(" ", "")
+    # isdigit() alone accepts other scripts' digits; isascii() narrows it to 0-9.
+    if len(code) != digits or not code.isascii() or not code.isdigit():
+        raise MalformedCode(f"a code is exactly {digits} ASCII digits (spaces are ignored)")
+    return code
+
+
+def parse_codes(codes: object, digits: int) -> list[str]:
+    """Return the codes of a resynchronisation request: two or more, each well formed.
+
+    Raises:
+        TypeError: *codes* is a single ``str`` or not iterable.
+        InvalidCode: fewer than two codes.
+        MalformedCode: any code is malformed.
+    """
+    if isinstance(codes, str) or not isinstance(codes, Iterable):
+        type_error("codes", "a sequence of at least two codes", codes)
+    parsed = [parse_code(code, digits) for code in codes]
+    if len(parsed) < 2:
+        raise InvalidCode("resynchronisation needs at least two consecutive codes")
+    return parsed

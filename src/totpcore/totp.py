@@ -1,0 +1,198 @@
+"""RFC 6238 TOTP: HOTP over time steps, with a drift-tolerant, replay-safe verifier."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Final
+
+from totpcore._checks import COUNTER_LIMIT, UnixTime, check_int, parse_code, parse_codes, step_of
+from totpcore.errors import InvalidCode
+from totpcore.hotp import Algorithm, _KeyedOtp
+from totpcore.secret import Secret
+from totpcore.verify import Match, Window, choose
+
+__all__ = ["DEFAULT_WINDOW", "MAX_PERIOD", "TOTP"]
+
+#: NIST SP 800-63B §5.1.4.1: a clock-based nonce "SHALL be changed at least once every 2 minutes".
+MAX_PERIOD: Final = 120
+#: The verifier's default window: one step behind and one ahead.
+DEFAULT_WINDOW: Final = Window()
+#: The default resynchronisation search: this many seconds either side of now.
+RESYNC_SECONDS: Final = 24 * 3600
+#: The widest resynchronisation search accepted, in steps either side of now.
+MAX_RESYNC_SEARCH: Final = 100_000
+_MAX_DRIFT: Final = COUNTER_LIMIT - 1
+
+
+class TOTP(_KeyedOtp):
+    """A TOTP generator and verifier for one secret (RFC 6238).
+
+    The keyed HMAC state is prepared once, so each code costs one HMAC on a ready
+    state. Time is Unix seconds counted with floor division from *t0* (RFC 6238 §4.2),
+    with no 32-bit limit anywhere.
+
+    Args:
+        secret: the shared secret.
+        digits: 6, 7 or 8.
+        period: the time step X in seconds, 1 to 120 (NIST SP 800-63B §5.1.4.1).
+        algorithm: the HMAC hash.
+        t0: the Unix time steps are counted from (RFC 6238 §4.1), 0 or later.
+
+    Raises:
+        TypeError: *secret* is not a :class:`Secret`, or another argument has a wrong type.
+        ConfigurationError: *digits*, *period* or *t0* out of range.
+    """
+
+    __slots__ = ("_period", "_t0")
+
+    def __init__(
+        self,
+        secret: Secret,
+        *,
+        digits: int = 6,
+        period: int = 30,
+        algorithm: Algorithm = Algorithm.SHA1,
+        t0: int = 0,
+    ) -> None:
+        super().__init__(secret, digits, algorithm)
+        if type(period) is not int or not 1 <= period <= MAX_PERIOD:
+            check_int("period", period, 1, MAX_PERIOD)  # raises the precise error
+        if type(t0) is not int or not 0 <= t0 < COUNTER_LIMIT:
+            check_int("t0", t0, 0, COUNTER_LIMIT - 1)
+        self._period = period
+        self._t0 = t0
+
+    @property
+    def period(self) -> int:
+        """The time step X in seconds."""
+        return self._period
+
+    @property
+    def t0(self) -> int:
+        """The Unix time of step 0."""
+        return self._t0
+
+    def __repr__(self) -> str:
+        return (
+            f"TOTP(digits={self._digits}, period={self._period}, "
+            f"algorithm={self._algorithm.name}, t0={self._t0})"
+        )
+
+    def step_at(self, t: UnixTime) -> int:
+        """Return the time step T at Unix time *t*: ``floor((t - t0) / period)`` (RFC 6238 §4.2).
+
+        Raises:
+            TypeError: *t* is not an int, a float or an aware datetime.
+            ConfigurationError: *t* is before *t0*, not finite, naive, or its step
+                does not fit in 64 bits.
+        """
+        if type(t) is int:
+            step = (t - self._t0) // self._period
+            if 0 <= step < COUNTER_LIMIT:
+                return step
+        return step_of(t, self._t0, self._period)
+
+    def at(self, t: UnixTime) -> str:
+        """Return the code at Unix time *t* (RFC 6238 §4.2), leading zeros kept.
+
+        Raises:
+            TypeError, ConfigurationError: as :meth:`step_at`.
+        """
+        # step_at() inlined for the int case: this is the hottest call of the library.
+        if type(t) is int:
+            step = (t - self._t0) // self._period
+            if 0 <= step < COUNTER_LIMIT:
+                return self._code(step)
+        return self._code(step_of(t, self._t0, self._period))
+
+    def now(self) -> str:
+        """Return the code for the current time of this machine's clock."""
+        return self.at(time.time())
+
+    def verify(
+        self,
+        code: str,
+        *,
+        at: UnixTime | None = None,
+        window: Window = DEFAULT_WINDOW,
+        drift: int = 0,
+        last_step: int | None = None,
+    ) -> Match:
+        """Accept *code* if it matches a step in the window around the expected step.
+
+        The expected step is ``step_at(at) + drift``; the candidates are
+        ``expected - window.past .. expected + window.future``, clamped at step 0. Every
+        candidate is computed and compared in constant time before anything is decided
+        (see :func:`totpcore.verify.choose` for which match wins). Persist the returned
+        step as the new *last_step* atomically, and learn ``Match.offset`` as drift.
+
+        Args:
+            code: the user's input; spaces are ignored.
+            at: the server's time; ``None`` reads this machine's clock. Never a time
+                sent by the client (OWASP ASVS 5.0 6.5.8).
+            window: steps accepted behind and ahead.
+            drift: the user's learned clock drift, in steps.
+            last_step: the last step accepted for this secret, or ``None``.
+
+        Raises:
+            MalformedCode: *code* is not *digits* ASCII digits.
+            InvalidCode: no step in the window matches.
+            ReplayedCode: only steps at or before *last_step* match (RFC 6238 §5.2).
+            TypeError, ConfigurationError: a bad *at*, *window*, *drift* or *last_step*.
+        """
+        wanted = parse_code(code, self._digits)
+        now = self.step_at(time.time() if at is None else at)
+        if type(drift) is not int or not -_MAX_DRIFT <= drift <= _MAX_DRIFT:
+            check_int("drift", drift, -_MAX_DRIFT, _MAX_DRIFT)
+        if type(window) is not Window:
+            raise TypeError(f"window must be a totpcore.Window, not {type(window).__name__}")
+        expected = now + drift
+        low = expected - window.past
+        high = expected + window.future
+        matches = self._scan(wanted, max(0, low), min(high, COUNTER_LIMIT - 1))
+        if not matches:
+            raise InvalidCode("code does not match any step in the window")
+        step = choose(matches, expected, last_step if last_step is None else _last(last_step))
+        return Match(step, step - now)
+
+    def resync(
+        self,
+        codes: Iterable[str],
+        *,
+        at: UnixTime | None = None,
+        search: int | None = None,
+        last_step: int | None = None,
+    ) -> Match:
+        """Find two or more consecutive *codes* within ``search`` steps either side of now.
+
+        For a phone whose clock is too far off for the window: the user types the codes
+        of consecutive steps (RFC 4226 §7.4 applied to time steps). The default search
+        covers 24 hours either side (2880 steps at 30 s); with two 6-digit codes a random
+        guess is accepted with probability about ``(2 * search + 1) / 10**12``, 5.8e-9 at
+        the default. Returns the :class:`Match` of the **last** code; its offset is the
+        drift to learn. When several runs match, the one nearest now wins.
+
+        Raises:
+            MalformedCode: a code is malformed.
+            InvalidCode: fewer than two codes, or no consecutive run in the search.
+            ReplayedCode: the run ends at or before *last_step*.
+            TypeError, ConfigurationError: a bad *at*, *search* or *last_step*.
+        """
+        wanted = parse_codes(codes, self._digits)
+        now = self.step_at(time.time() if at is None else at)
+        if search is None:
+            search = RESYNC_SECONDS // self._period
+        check_int("search", search, 1, MAX_RESYNC_SEARCH)
+        tail = len(wanted) - 1
+        first = max(now - search - tail, 0)  # the last code's step lies in now +/- search
+        last = min(now + search - tail, COUNTER_LIMIT - len(wanted))
+        ends = [start + tail for start in self._runs(wanted, first, last)]
+        if not ends:
+            raise InvalidCode("the codes are not consecutive codes within the resynchronisation search")
+        step = choose(ends, now, _last(last_step))
+        return Match(step, step - now)
+
+
+def _last(last_step: int | None) -> int | None:
+    return None if last_step is None else check_int("last_step", last_step, 0, COUNTER_LIMIT - 1)

@@ -1,0 +1,55 @@
+"""The pinned public surface (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import totpcore
+
+PINNED = [
+    "HOTP",
+    "TOTP",
+    "Algorithm",
+    "ConfigurationError",
+    "EnrollmentError",
+    "InvalidCode",
+    "MalformedCode",
+    "Match",
+    "PolicyError",
+    "ReplayedCode",
+    "Secret",
+    "SecretError",
+    "StoreError",
+    "TotpcoreError",
+    "UriError",
+    "VerificationError",
+    "Window",
+    "hotp",
+]
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """Ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    """__all__ is exactly the pinned list, kept sorted."""
+    assert totpcore.__all__ == PINNED
+    assert totpcore.__all__ == sorted(totpcore.__all__, key=_isort_key)
+
+
+def test_every_name_resolves() -> None:
+    """Each exported name exists."""
+    for name in totpcore.__all__:
+        assert getattr(totpcore, name) is not None
+
+
+def test_import_pulls_in_no_optional_dependency() -> None:
+    """`import totpcore` loads neither segno, psycopg nor sqlite3 (DESIGN.md section 2)."""
+    probe = (
+        "import sys, totpcore; print(sorted(m for m in ('segno', 'psycopg', 'sqlite3') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
