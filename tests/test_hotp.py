@@ -134,9 +134,10 @@ class TestParameters:
             HOTP(secret)  # type: ignore[arg-type]
 
     def test_properties(self) -> None:
-        """The parameters are readable back."""
+        """The parameters are readable back; repr shows them and nothing of the secret."""
         otp = HOTP(RFC_SECRET, digits=8, algorithm=Algorithm.SHA512)
         assert (otp.secret, otp.digits, otp.algorithm) == (RFC_SECRET, 8, Algorithm.SHA512)
+        assert repr(otp) == "HOTP(digits=8, algorithm=SHA512)"
 
 
 def test_keys_longer_than_a_block_are_hashed_first() -> None:

@@ -194,6 +194,9 @@ class HOTP(_KeyedOtp):
     def __init__(self, secret: Secret, *, digits: int = 6, algorithm: Algorithm = Algorithm.SHA1) -> None:
         super().__init__(secret, digits, algorithm)
 
+    def __repr__(self) -> str:
+        return f"HOTP(digits={self._digits}, algorithm={self._algorithm.name})"
+
     def at(self, counter: int) -> str:
         """Return the code for *counter* (RFC 4226 §5.3), leading zeros kept.
 
