@@ -1,0 +1,179 @@
+"""Secrets sealed at rest with AES-256-GCM (totpcore.sealing.KeyRing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from totpcore import ConfigurationError, StoreError
+from totpcore.sealing import KEY_BYTES, KeyRing
+
+SECRET = b"12345678901234567890"
+
+
+@pytest.fixture
+def ring() -> KeyRing:
+    """A ring with one fixed key."""
+    return KeyRing({"k1": bytes(range(32))}, "k1")
+
+
+class TestSealing:
+    """seal/unseal round trips and fails closed."""
+
+    @given(plaintext=st.binary(max_size=256), user=st.text(min_size=1, max_size=40))
+    def test_round_trip(self, plaintext: bytes, user: str) -> None:
+        """unseal(seal(x)) == x for any bytes and any user id."""
+        ring = KeyRing({"k1": bytes(range(32))}, "k1")
+        assert ring.unseal(ring.seal(plaintext, user_id=user), user_id=user) == plaintext
+
+    def test_blob_holds_no_plaintext_and_a_fresh_nonce(self, ring: KeyRing) -> None:
+        """The secret does not appear in the blob, and sealing twice gives two blobs."""
+        one, two = ring.seal(SECRET, user_id="alice"), ring.seal(SECRET, user_id="alice")
+        assert SECRET not in one
+        assert one != two
+        assert len(one) == 2 + 2 + 12 + len(SECRET) + 16  # header, key id, nonce, ciphertext, tag
+
+    def test_wrong_user(self, ring: KeyRing) -> None:
+        """A blob copied to another user's row does not open (user id is associated data)."""
+        blob = ring.seal(SECRET, user_id="alice")
+        with pytest.raises(StoreError, match="another user"):
+            ring.unseal(blob, user_id="mallory")
+
+    @pytest.mark.parametrize("position", [0, 1, 2, 5, 10, 20, -1])
+    def test_tampering(self, ring: KeyRing, position: int) -> None:
+        """Flipping any byte, header included, is detected."""
+        blob = bytearray(ring.seal(SECRET, user_id="alice"))
+        blob[position] ^= 0x01
+        with pytest.raises((StoreError, ConfigurationError)):
+            ring.unseal(bytes(blob), user_id="alice")
+
+    @pytest.mark.parametrize(
+        "blob",
+        [b"", b"\x01", b"\x02\x02k1" + bytes(40), b"\x01\x02k1" + bytes(10), b"\x01\x02\xff\xfe" + bytes(40)],
+    )
+    def test_malformed(self, ring: KeyRing, blob: bytes) -> None:
+        """Truncated, unknown-version and garbage blobs raise StoreError."""
+        with pytest.raises(StoreError):
+            ring.unseal(blob, user_id="alice")
+
+    def test_unknown_key_id(self, ring: KeyRing) -> None:
+        """A blob under a key the ring lacks names the key id, so the operator can load it."""
+        other = KeyRing({"k9": bytes(32)}, "k9")
+        with pytest.raises(ConfigurationError, match="'k9'"):
+            ring.unseal(other.seal(SECRET, user_id="alice"), user_id="alice")
+
+    @pytest.mark.parametrize("user", ["", None, 5])
+    def test_user_id_required(self, ring: KeyRing, user: object) -> None:
+        """The user id binding cannot be skipped."""
+        with pytest.raises(ConfigurationError, match="user_id"):
+            ring.seal(SECRET, user_id=user)  # type: ignore[arg-type]
+
+
+class TestRotation:
+    """Re-sealing under a new current key."""
+
+    def test_rotated_ring_reseals(self, ring: KeyRing) -> None:
+        """A rotated ring opens old blobs, seals new ones under the new key, and reseals."""
+        old = ring.seal(SECRET, user_id="alice")
+        new_ring = ring.rotated("k2")
+        assert new_ring.current == "k2"
+        assert new_ring.key_ids == ("k1", "k2")
+        assert new_ring.needs_reseal(old)
+        resealed = new_ring.reseal(old, user_id="alice")
+        assert new_ring.key_id_of(resealed) == "k2"
+        assert not new_ring.needs_reseal(resealed)
+        assert new_ring.unseal(resealed, user_id="alice") == SECRET
+
+    def test_rotating_to_an_existing_id(self, ring: KeyRing) -> None:
+        """A key id is never reused."""
+        with pytest.raises(ConfigurationError, match="already"):
+            ring.rotated("k1")
+
+
+class TestConstruction:
+    """Key rings are validated when built."""
+
+    @pytest.mark.parametrize(
+        ("keys", "current", "message"),
+        [
+            ({}, "k1", "at least one"),
+            ({"k1": bytes(16)}, "k1", "32 bytes"),
+            ({"k1": "x" * 32}, "k1", "32 bytes"),
+            ({"bad id!": bytes(32)}, "bad id!", "key ids"),
+            ({"k1": bytes(32)}, "k2", "not in the key ring"),
+        ],
+    )
+    def test_invalid(self, keys: dict[str, bytes], current: str, message: str) -> None:
+        """Empty rings, short keys, bad ids and a missing current key are refused."""
+        with pytest.raises(ConfigurationError, match=message):
+            KeyRing(keys, current)
+
+    def test_generate(self) -> None:
+        """generate() makes one random 32-byte key, current."""
+        one, two = KeyRing.generate(), KeyRing.generate("main")
+        assert one.current.startswith("k-")
+        assert two.current == "main"
+        assert one.to_json() != KeyRing.generate(one.current).to_json()
+
+    def test_repr_shows_ids_only(self, ring: KeyRing) -> None:
+        """The repr never shows key material."""
+        assert repr(ring) == "KeyRing(current='k1', key_ids=['k1'])"
+
+
+class TestPersistence:
+    """JSON, files with mode 0600, and environment variables."""
+
+    def test_json_round_trip(self, ring: KeyRing) -> None:
+        """to_json/from_json keep keys and the current id."""
+        again = KeyRing.from_json(ring.to_json())
+        assert again.unseal(ring.seal(SECRET, user_id="u"), user_id="u") == SECRET
+        assert json.loads(ring.to_json())["current"] == "k1"
+
+    def test_file_is_created_0600(self, ring: KeyRing, tmp_path: Path) -> None:
+        """save() creates the file readable by its owner only, and refuses to overwrite."""
+        path = tmp_path / "keys.json"
+        ring.save(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert KeyRing.from_file(path).current == "k1"
+        with pytest.raises(ConfigurationError, match="cannot create"):
+            ring.save(path)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """An unreadable key file is a one-line ConfigurationError."""
+        with pytest.raises(ConfigurationError, match="cannot read the key file"):
+            KeyRing.from_file(tmp_path / "absent.json")
+
+    def test_env(self, ring: KeyRing, monkeypatch: pytest.MonkeyPatch) -> None:
+        """from_env reads TOTPCORE_KEYRING, or another variable."""
+        monkeypatch.setenv("TOTPCORE_KEYRING", ring.to_json())
+        assert KeyRing.from_env().current == "k1"
+        monkeypatch.delenv("TOTPCORE_KEYRING")
+        with pytest.raises(ConfigurationError, match="not set"):
+            KeyRing.from_env()
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "not json",
+            "[]",
+            '{"current": "k1"}',
+            '{"current": 1, "keys": {}}',
+            '{"current": "k1", "keys": {"k1": "@@@"}}',
+        ],
+    )
+    def test_bad_json(self, text: str) -> None:
+        """Malformed rings are refused without echoing key material."""
+        with pytest.raises(ConfigurationError) as caught:
+            KeyRing.from_json(text)
+        assert "@@@" not in str(caught.value)
+
+    def test_key_length_constant(self) -> None:
+        """AES-256."""
+        assert KEY_BYTES == 32
+        assert len(os.urandom(KEY_BYTES)) == 32
