@@ -17,6 +17,7 @@ PINNED = [
     "MalformedCode",
     "Match",
     "PolicyError",
+    "ProvisioningUri",
     "ReplayedCode",
     "Secret",
     "SecretError",
@@ -25,7 +26,9 @@ PINNED = [
     "UriError",
     "VerificationError",
     "Window",
+    "build_uri",
     "hotp",
+    "parse_uri",
 ]
 
 

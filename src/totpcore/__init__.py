@@ -21,6 +21,7 @@ from totpcore.errors import (
 from totpcore.hotp import HOTP, Algorithm, hotp
 from totpcore.secret import Secret
 from totpcore.totp import TOTP
+from totpcore.uri import ProvisioningUri, build_uri, parse_uri
 from totpcore.verify import Match, Window
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "MalformedCode",
     "Match",
     "PolicyError",
+    "ProvisioningUri",
     "ReplayedCode",
     "Secret",
     "SecretError",
@@ -41,5 +43,7 @@ __all__ = [
     "UriError",
     "VerificationError",
     "Window",
+    "build_uri",
     "hotp",
+    "parse_uri",
 ]
