@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from totpcore.store.base import SCHEMA_VERSION, Status
+from totpcore.store.base import Status
+
+__all__ = ["POSTGRES", "SQLITE", "STEP_MAX", "Dialect", "Row"]
 
 #: The largest value of last_step: RFC 4226 §5.2 counters are 8 bytes.
 STEP_MAX: Final = (1 << 64) - 1
@@ -102,6 +104,13 @@ POSTGRES_DDL: Final = (
 #: Serialises concurrent create_schema() calls from many app servers (PostgreSQL only:
 #: SQLite's BEGIN IMMEDIATE already does). The key spells "totp" in ASCII.
 POSTGRES_SCHEMA_LOCK: Final = "SELECT pg_advisory_xact_lock(1953461360)"
+
+#: Run on every new PostgreSQL connection (see "Isolation" in docs/storage.md).
+POSTGRES_SESSION: Final = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+#: Run on every new SQLite connection, after switching the file to WAL mode once
+#: (``PRAGMA journal_mode = WAL``, persistent).
+SQLITE_PRAGMAS: Final = ("PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON")
 
 RECORD_VERSION: Final = (
     "INSERT INTO totpcore_schema (version) VALUES (:version) ON CONFLICT (version) DO NOTHING"
@@ -254,5 +263,3 @@ POSTGRES: Final = Dialect(
     rewrite=_pyformat,
     encode_step=int,
 )
-
-__all__ = ["POSTGRES", "SCHEMA_VERSION", "SQLITE", "STEP_MAX", "Dialect", "Row"]

@@ -14,12 +14,12 @@ whatever was open), so a failed transaction can never leak into the next operati
 from __future__ import annotations
 
 import abc
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from os import getpid
 from typing import ClassVar, Generic, TypeVar
 
 from totpcore._checks import COUNTER_LIMIT, check_int
@@ -119,7 +119,7 @@ class SqlStore(abc.ABC, Generic[C]):
     def _connection(self) -> C:
         if self._closed:
             raise StoreError("the store is closed")
-        pid = os.getpid()
+        pid = getpid()
         slot: _Slot | None = getattr(self._local, "slot", None)
         if slot is not None and slot.pid == pid:
             return slot.conn  # type: ignore[return-value]  # C, stored untyped in the slot
@@ -429,7 +429,7 @@ def _codes(user_id: str, digests: Sequence[bytes]) -> list[dict[str, object]]:
 
 def _release(close: Callable[[object], None], conn: object, pid: int) -> None:
     """Finaliser of a thread's connection: close it, unless this process inherited it."""
-    if os.getpid() == pid:
+    if getpid() == pid:
         close(conn)
     else:
         _INHERITED.append(conn)

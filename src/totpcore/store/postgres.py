@@ -26,6 +26,7 @@ except ImportError as exc:  # pragma: no cover - the dev extra always installs i
         "PostgresStore needs psycopg 3: pip install 'totpcore[postgres]'", name=exc.name
     ) from exc
 
+from totpcore.store import _sql
 from totpcore.store._sql import POSTGRES, Dialect, Row
 from totpcore.store._sqlstore import SqlStore
 
@@ -59,7 +60,16 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
     def _open(self) -> psycopg.Connection[Row]:
         named = "application_name" in conninfo.conninfo_to_dict(self._dsn)
         dsn = self._dsn if named else conninfo.make_conninfo(self._dsn, application_name="totpcore")
-        return psycopg.connect(dsn, autocommit=True)
+        conn = psycopg.connect(dsn, autocommit=True)
+        try:
+            # The replay guard relies on READ COMMITTED re-checking a WHERE clause after a
+            # row-lock wait; a stricter server default would turn a lost race into a
+            # serialisation error instead of a clean False.
+            conn.execute(_sql.POSTGRES_SESSION)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _execute(self, conn: psycopg.Connection[Row], sql: str, params: Mapping[str, object]) -> list[Row]:
         cursor = conn.execute(sql, params or None)

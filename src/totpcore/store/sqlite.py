@@ -15,17 +15,41 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Final
 
 from totpcore.errors import ConfigurationError, StoreError
-from totpcore.store._sql import SQLITE, Dialect, Row
+from totpcore.store._sql import SQLITE, SQLITE_PRAGMAS, Dialect, Row
 from totpcore.store._sqlstore import SqlStore
 
 __all__ = ["MIN_SQLITE_VERSION", "SQLiteStore"]
 
 #: RETURNING arrived in SQLite 3.35.0 (2021-03-12).
 MIN_SQLITE_VERSION: Final = (3, 35, 0)
+_WAL_RETRY_SECONDS: Final = 0.01
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the database file to WAL mode (persistent: a no-op once done).
+
+    The first switch needs an exclusive lock, and connections racing to make it get
+    ``SQLITE_BUSY`` at once, without the busy handler (SQLite avoids a deadlock between
+    two shared-lock holders). So the switch is retried for up to *timeout* seconds.
+    """
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    waited = 0.0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:  # noqa: PERF203 - a retry loop, run once per new file
+            if waited >= timeout:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+            waited += _WAL_RETRY_SECONDS
+        else:
+            return
 
 
 class SQLiteStore(SqlStore[sqlite3.Connection]):
@@ -74,9 +98,9 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
             check_same_thread=False,  # used by one thread only, but close() may come from another
         )
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
+            enable_wal(conn, self.timeout)
+            for pragma in SQLITE_PRAGMAS:
+                conn.execute(pragma)
         except BaseException:
             conn.close()
             raise
