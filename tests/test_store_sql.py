@@ -74,10 +74,12 @@ class TestSchemaVersion:
     def test_refuses_a_newer_schema(self, backend: Backend) -> None:
         """A database migrated by a newer totpcore is not written by an older one."""
         store = sql_store(backend)
+        raw_execute(backend, "DELETE FROM totpcore_schema")
         raw_execute(backend, "INSERT INTO totpcore_schema (version) VALUES (99)")
         with pytest.raises(StoreError, match="schema version 99"):
             store.create_schema()
         store.close()
+        assert raw_rows(backend, "SELECT version FROM totpcore_schema") == [(99,)]
 
     def test_concurrent_creation(self, backend: Backend) -> None:
         """Many app servers starting at once all succeed (PostgreSQL DDL is serialised)."""
@@ -119,6 +121,22 @@ class TestFailures:
             store.accept_step("alice", step=1, drift=0, now=1.0)
         store.create_schema()
         enroll(store)
+        store.close()
+
+    def test_a_failing_close_does_not_hide_the_error(
+        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The StoreError reported is the operation's, even if closing the connection fails too."""
+        store = sql_store(backend, create=False)
+        close = store._close_connection
+
+        def close_then_fail(conn: object) -> None:
+            close(conn)
+            raise RuntimeError("close failed")
+
+        monkeypatch.setattr(store, "_close_connection", close_then_fail)
+        with pytest.raises(StoreError, match="load failed"):
+            store.load("alice")
         store.close()
 
     def test_a_bug_inside_a_transaction_rolls_it_back(self, backend: Backend) -> None:

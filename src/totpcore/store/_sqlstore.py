@@ -14,6 +14,7 @@ whatever was open), so a failed transaction can never leak into the next operati
 from __future__ import annotations
 
 import abc
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -154,9 +155,9 @@ class SqlStore(abc.ABC, Generic[C]):
             self._discard()
             raise StoreError(f"{self.dialect.name} store: {operation} failed: {self._explain(exc)}") from exc
         except BaseException:
-            # A bug or an interrupt inside a transaction: closing the connection rolls it back.
-            if transaction:
-                self._discard()
+            # A bug, or an interrupt mid-statement: closing the connection rolls back
+            # whatever was open and leaves no half-read result behind.
+            self._discard()
             raise
 
     def _run(self, operation: str, work: Callable[[_Session[C]], T], *, transaction: bool = False) -> T:
@@ -183,19 +184,22 @@ class SqlStore(abc.ABC, Generic[C]):
                 version of totpcore knows.
         """
 
-        def work(db: _Session[C]) -> int:
+        def work(db: _Session[C]) -> None:
             if self.dialect.schema_lock is not None:
                 db.rows(self.dialect.schema_lock)
-            for statement in self.dialect.ddl:
+            version_table, *tables = self.dialect.ddl
+            db.rows(version_table)
+            found = db.rows(_sql.SCHEMA_VERSION_NOW)[0][0]
+            if found is not None and found > SCHEMA_VERSION:
+                # Raised inside the transaction: it is rolled back, nothing is written.
+                raise StoreError(
+                    f"the database has schema version {found}; this totpcore knows up to {SCHEMA_VERSION}"
+                )
+            for statement in tables:
                 db.rows(statement)
             db.rows(_sql.RECORD_VERSION, version=SCHEMA_VERSION)
-            return int(db.rows(_sql.SCHEMA_VERSION_NOW)[0][0])
 
-        version = self._run("create_schema", work, transaction=True)
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {version}; this totpcore knows up to {SCHEMA_VERSION}"
-            )
+        self._run("create_schema", work, transaction=True)
 
     # ------------------------------------------------------------ reads
 
@@ -428,8 +432,13 @@ def _codes(user_id: str, digests: Sequence[bytes]) -> list[dict[str, object]]:
 
 
 def _release(close: Callable[[object], None], conn: object, pid: int) -> None:
-    """Finaliser of a thread's connection: close it, unless this process inherited it."""
+    """Finaliser of a thread's connection: close it, unless this process inherited it.
+
+    A failure to close is ignored: the connection is being thrown away, often because of
+    an earlier error that must be the one reported.
+    """
     if getpid() == pid:
-        close(conn)
+        with contextlib.suppress(Exception):
+            close(conn)
     else:
         _INHERITED.append(conn)

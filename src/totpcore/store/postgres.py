@@ -41,10 +41,8 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
     Args:
         dsn: a libpq connection string or ``postgresql://`` URL. It is never repeated
             in an error message (it may hold a password). ``application_name`` defaults
-            to ``totpcore`` so DBAs can tell the connections apart.
-
-    Raises:
-        StoreError: *dsn* is malformed (when first used; connections open lazily).
+            to ``totpcore`` so DBAs can tell the connections apart. Nothing connects
+            here: a malformed DSN or an unreachable server is a ``StoreError`` on first use.
     """
 
     dialect: ClassVar[Dialect] = POSTGRES
