@@ -1,12 +1,55 @@
-"""Hypothesis profiles for the whole suite."""
+"""Hypothesis profiles and the store fixtures for the whole suite."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from pg_cluster import PgCluster, PgUnavailableError
+from store_support import Backend, pg_schema
 
 # "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# ---------------------------------------------------------------- stores (issue 6)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """A PostgreSQL server for the session: TOTPCORE_TEST_POSTGRES_DSN, else a throwaway cluster.
+
+    Without server binaries the PostgreSQL tests are skipped, except under CI, where
+    they fail: a green CI run must have exercised PostgreSQL.
+    """
+    external = os.environ.get("TOTPCORE_TEST_POSTGRES_DSN")
+    if external:
+        yield external
+        return
+    try:
+        cluster = PgCluster.start(fsync=False)
+    except PgUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL for the store tests: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """One store backend, named by the test's ``backend`` parameter, in a fresh database."""
+    kind: str = request.param
+    if kind == "postgres":
+        with pg_schema(request.getfixturevalue("pg_dsn")) as dsn:
+            yield Backend(kind, dsn)
+    else:
+        yield Backend(kind, str(tmp_path / "mfa.sqlite3") if kind == "sqlite" else "")

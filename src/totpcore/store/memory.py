@@ -1,0 +1,236 @@
+"""MemoryStore: the Store contract in a dict, for tests and single-process tools.
+
+One lock serialises every operation, which makes each of them atomic. Nothing survives
+the process, and other processes see nothing: never use it behind more than one worker.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+
+from totpcore._checks import COUNTER_LIMIT, check_int
+from totpcore.errors import StoreError
+from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord
+from totpcore.throttle import Throttle
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """MFA state in memory, guarded by one lock. Passes the same contract suite as the SQL stores."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, UserRecord] = {}
+        self._closed = False
+        self.schema_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(<{len(self._users)} users>)"
+
+    def _open(self) -> dict[str, UserRecord]:
+        if self._closed:
+            raise StoreError("the store is closed")
+        return self._users
+
+    def create_schema(self) -> None:
+        """Record :data:`SCHEMA_VERSION` (there are no tables). Idempotent."""
+        with self._lock:
+            self._open()
+            self.schema_version = SCHEMA_VERSION
+
+    def load(self, user_id: str) -> UserRecord | None:
+        """Return the user's record, or ``None`` when there is none."""
+        with self._lock:
+            return self._open().get(user_id)
+
+    def begin(
+        self,
+        user_id: str,
+        *,
+        sealed_secret: bytes,
+        key_id: str,
+        digits: int,
+        period: int,
+        algorithm: str,
+        now: float,
+    ) -> bool:
+        """Create or replace a PENDING record; ``False`` when ENABLED or LOCKED."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is not None and current.status is not Status.PENDING:
+                return False
+            users[user_id] = UserRecord(
+                user_id=user_id,
+                status=Status.PENDING,
+                sealed_secret=bytes(sealed_secret),
+                key_id=key_id,
+                digits=digits,
+                period=period,
+                algorithm=algorithm,
+                last_step=None,
+                drift=0,
+                failures=0,
+                next_attempt_at=0.0,
+                recovery_params=None,
+                recovery=(),
+                created_at=float(now),
+                updated_at=float(now),
+                enabled_at=None,
+            )
+            return True
+
+    def activate(
+        self,
+        user_id: str,
+        *,
+        sealed_secret: bytes,
+        step: int,
+        recovery_params: str,
+        digests: Sequence[bytes],
+        now: float,
+    ) -> bool:
+        """PENDING -> ENABLED, only if still PENDING with this sealed secret.
+
+        Raises:
+            ConfigurationError: *step* is outside 0 to 2**64 - 1.
+        """
+        check_int("step", step, 0, COUNTER_LIMIT - 1)
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if (
+                current is None
+                or current.status is not Status.PENDING
+                or not hmac.compare_digest(current.sealed_secret, sealed_secret)
+            ):
+                return False
+            users[user_id] = replace(
+                current,
+                status=Status.ENABLED,
+                last_step=step,
+                drift=0,
+                failures=0,
+                next_attempt_at=0.0,
+                recovery_params=recovery_params,
+                recovery=tuple((index, bytes(digest)) for index, digest in enumerate(digests)),
+                updated_at=float(now),
+                enabled_at=float(now),
+            )
+            return True
+
+    def claim_attempt(self, user_id: str, *, now: float, throttle: Throttle) -> Claim:
+        """Count an attempt before it is evaluated, unless it must be refused."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None:
+                return Claim(ClaimResult.NOT_ENROLLED)
+            if current.status is Status.LOCKED:
+                return Claim(ClaimResult.LOCKED, current)
+            if now < current.next_attempt_at:
+                return Claim(ClaimResult.THROTTLED, current, retry_after=current.next_attempt_at - now)
+            failures = current.failures + 1
+            claimed = replace(
+                current,
+                failures=failures,
+                next_attempt_at=now + throttle.delay_after(failures),
+                updated_at=float(now),
+            )
+            users[user_id] = claimed
+            return Claim(ClaimResult.CLAIMED, claimed)
+
+    def lock_if_exhausted(self, user_id: str, *, throttle: Throttle, now: float) -> bool:
+        """ENABLED -> LOCKED if ``throttle.locks_at(failures)``."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or current.status is not Status.ENABLED:
+                return False
+            if not throttle.locks_at(current.failures):
+                return False
+            users[user_id] = replace(current, status=Status.LOCKED, updated_at=float(now))
+            return True
+
+    def accept_step(self, user_id: str, *, step: int, drift: int, now: float) -> bool:
+        """Record an accepted step if ENABLED and later than ``last_step``.
+
+        Raises:
+            ConfigurationError: *step* is outside 0 to 2**64 - 1.
+        """
+        check_int("step", step, 0, COUNTER_LIMIT - 1)
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or current.status is not Status.ENABLED:
+                return False
+            if current.last_step is not None and current.last_step >= step:
+                return False
+            users[user_id] = replace(
+                current, last_step=step, drift=drift, failures=0, next_attempt_at=0.0, updated_at=float(now)
+            )
+            return True
+
+    def consume_recovery(self, user_id: str, *, index: int, digest: bytes, now: float) -> int | None:
+        """Delete the unused recovery code ``(index, digest)`` of an ENABLED user, once."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or current.status is not Status.ENABLED:
+                return None
+            left = tuple(
+                (i, d) for i, d in current.recovery if not (i == index and hmac.compare_digest(d, digest))
+            )
+            if len(left) == len(current.recovery):
+                return None
+            users[user_id] = replace(
+                current, recovery=left, failures=0, next_attempt_at=0.0, updated_at=float(now)
+            )
+            return len(left)
+
+    def replace_recovery(
+        self, user_id: str, *, recovery_params: str, digests: Sequence[bytes], now: float
+    ) -> bool:
+        """Replace the whole recovery set of an ENABLED user. ``False`` if not ENABLED."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or current.status is not Status.ENABLED:
+                return False
+            users[user_id] = replace(
+                current,
+                recovery_params=recovery_params,
+                recovery=tuple((index, bytes(digest)) for index, digest in enumerate(digests)),
+                updated_at=float(now),
+            )
+            return True
+
+    def reseal(self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float) -> bool:
+        """Swap the sealed secret, only if it is still *old*."""
+        with self._lock:
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or not hmac.compare_digest(current.sealed_secret, old):
+                return False
+            users[user_id] = replace(current, sealed_secret=bytes(new), key_id=key_id, updated_at=float(now))
+            return True
+
+    def stale_keys(self, current_key_id: str) -> list[str]:
+        """Return the users whose secret is sealed under another key, sorted."""
+        with self._lock:
+            return sorted(user for user, record in self._open().items() if record.key_id != current_key_id)
+
+    def reset(self, user_id: str) -> bool:
+        """Delete everything about the user. Returns whether a record existed."""
+        with self._lock:
+            return self._open().pop(user_id, None) is not None
+
+    def close(self) -> None:
+        """Forget everything. The store is unusable afterwards."""
+        with self._lock:
+            self._closed = True
+            self._users = {}

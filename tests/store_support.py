@@ -1,0 +1,184 @@
+"""Store helpers shared by the store tests and by the child processes they spawn.
+
+Child processes are started with the ``spawn`` method, so everything they run lives in
+this importable module (``tests/`` is on ``sys.path``), never in a test module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
+from typing import TypeVar
+
+import psycopg
+from psycopg import conninfo, sql
+
+from totpcore.store import MemoryStore, PostgresStore, SQLiteStore, Store
+from totpcore.throttle import Throttle
+
+T = TypeVar("T")
+
+SECRET = b"\x00sealed\xffsecret\x00"
+DIGESTS = tuple(bytes([i]) * 32 for i in range(5))
+CONFIRM_STEP = 100
+BARRIER_TIMEOUT = 60.0
+#: No delay and no lock within the first 99 failures: every claim is counted.
+UNTHROTTLED = Throttle(free_attempts=99, lockout=100)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How to open one test database: a kind and a path or DSN (picklable for children)."""
+
+    kind: str  # "memory", "sqlite" or "postgres"
+    target: str
+
+    @property
+    def sql(self) -> bool:
+        """Whether the backend is a SQL database shared across processes."""
+        return self.kind != "memory"
+
+    def open(self, *, create: bool = True) -> Store:
+        """Open a new store on the database (a MemoryStore is always a new, empty one)."""
+        store: Store
+        if self.kind == "memory":
+            store = MemoryStore()
+        elif self.kind == "sqlite":
+            store = SQLiteStore(self.target)
+        else:
+            store = PostgresStore(self.target)
+        if create:
+            store.create_schema()
+        return store
+
+
+@contextlib.contextmanager
+def pg_schema(dsn: str) -> Iterator[str]:
+    """A fresh schema on *dsn*; yields a DSN whose ``search_path`` is that schema."""
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield conninfo.make_conninfo(dsn, options=f"-c search_path={name}")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def enroll(
+    store: Store,
+    user_id: str = "alice",
+    *,
+    secret: bytes = SECRET,
+    step: int = CONFIRM_STEP,
+    digests: Sequence[bytes] = DIGESTS,
+    now: float = 1000.0,
+) -> None:
+    """Begin and activate *user_id*: ENABLED, last_step = *step*, the given recovery set."""
+    assert store.begin(
+        user_id, sealed_secret=secret, key_id="k1", digits=6, period=30, algorithm="SHA1", now=now
+    )
+    assert store.activate(
+        user_id, sealed_secret=secret, step=step, recovery_params="$test$", digests=digests, now=now + 1
+    )
+
+
+def race_threads(count: int, rounds: int, attempt: Callable[[int], T]) -> list[list[T]]:
+    """Run ``attempt(round)`` in *count* threads released together each round; all results by round."""
+    barrier = threading.Barrier(count, timeout=BARRIER_TIMEOUT)
+    results: list[list[T | None]] = [[None] * count for _ in range(rounds)]
+    failures: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for r in range(rounds):
+                barrier.wait()
+                results[r][k] = attempt(r)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after releasing the others
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [[value for value in row if value is not None] for row in results]
+
+
+# ---------------------------------------------------------------- child processes
+
+
+def race_accept_child(backend: Backend, user_id: str, rounds: int, barrier: Barrier, out: Connection) -> None:
+    """Each round, call accept_step for the round's step right after the barrier; send the results."""
+    store = backend.open(create=False)
+    try:
+        results = []
+        for r in range(rounds):
+            barrier.wait(BARRIER_TIMEOUT)
+            results.append(store.accept_step(user_id, step=CONFIRM_STEP + 1 + r, drift=0, now=2000.0 + r))
+        out.send(results)
+    finally:
+        store.close()
+
+
+def race_consume_child(
+    backend: Backend, user_id: str, digests: Sequence[bytes], barrier: Barrier, out: Connection
+) -> None:
+    """Each round, consume the round's recovery code right after the barrier; send the results."""
+    store = backend.open(create=False)
+    try:
+        results = []
+        for r, digest in enumerate(digests):
+            barrier.wait(BARRIER_TIMEOUT)
+            results.append(store.consume_recovery(user_id, index=r, digest=digest, now=2000.0 + r))
+        out.send(results)
+    finally:
+        store.close()
+
+
+def race_claim_child(backend: Backend, user_id: str, claims: int, barrier: Barrier, out: Connection) -> None:
+    """Claim *claims* attempts as fast as possible after the barrier; send the results."""
+    store = backend.open(create=False)
+    try:
+        barrier.wait(BARRIER_TIMEOUT)
+        out.send(
+            [
+                store.claim_attempt(user_id, now=2000.0, throttle=UNTHROTTLED).result.value
+                for _ in range(claims)
+            ]
+        )
+    finally:
+        store.close()
+
+
+def generation(step: int) -> list[bytes]:
+    """The recovery set the crash child writes together with *step*: five digests naming it."""
+    return [step.to_bytes(8, "big") + bytes([i]) * 24 for i in range(5)]
+
+
+def writer_child(backend: Backend, user_id: str, out: Connection) -> None:
+    """Accept ever later steps, replacing the recovery set with each; report each accepted step.
+
+    Runs until killed. The report is sent only after the store returned True, so every
+    reported step must be in the database afterwards.
+    """
+    store = backend.open(create=False)
+    record = store.load(user_id)
+    assert record is not None
+    assert record.last_step is not None
+    step = record.last_step + 1
+    while True:
+        store.replace_recovery(
+            user_id, recovery_params=f"gen-{step}", digests=generation(step), now=float(step)
+        )
+        if store.accept_step(user_id, step=step, drift=0, now=float(step)):
+            out.send(step)
+        step += 1

@@ -1,0 +1,168 @@
+"""Concurrency: the security-relevant operations stay atomic under real races (VER-9, RC-2, RL-1).
+
+Threads are released together by a ``threading.Barrier`` each round, processes (spawned:
+no inherited connections) by a ``multiprocessing`` barrier. Each round counts successes:
+a read-check-write implementation fails these within a few rounds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Barrier
+from typing import TypeVar
+
+import pytest
+
+from store_support import (
+    BARRIER_TIMEOUT,
+    CONFIRM_STEP,
+    UNTHROTTLED,
+    Backend,
+    enroll,
+    race_accept_child,
+    race_claim_child,
+    race_consume_child,
+    race_threads,
+)
+from totpcore.store import ClaimResult, Store
+from totpcore.throttle import Throttle
+
+T = TypeVar("T")
+
+THREADS = 16
+PROCESSES = 4
+THREAD_ROUNDS = 100
+PROCESS_ROUNDS = 50
+
+ALL = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
+SHARED = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """A store with its schema created, closed after the test."""
+    opened = backend.open()
+    yield opened
+    opened.close()
+
+
+def digests(rounds: int) -> list[bytes]:
+    """One distinct recovery digest per round."""
+    return [r.to_bytes(4, "big") * 8 for r in range(rounds)]
+
+
+def race_processes(
+    target: Callable[..., None], args: tuple[object, ...], count: int = PROCESSES
+) -> list[list[T]]:
+    """Run *target* in *count* spawned processes behind one barrier; their reported lists."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier: Barrier = ctx.Barrier(count, timeout=BARRIER_TIMEOUT)
+    pipes: list[tuple[Connection, Connection]] = [ctx.Pipe(duplex=False) for _ in range(count)]
+    children = [ctx.Process(target=target, args=(*args, barrier, send)) for _, send in pipes]
+    for child in children:
+        child.start()
+    try:
+        results: list[list[T]] = []
+        for (receive, send), child in zip(pipes, children, strict=True):
+            send.close()
+            if not receive.poll(BARRIER_TIMEOUT * 2):
+                pytest.fail(f"child {child.pid} reported nothing (exit code {child.exitcode})")
+            results.append(receive.recv())
+    finally:
+        for child in children:
+            child.join(BARRIER_TIMEOUT)
+            if child.is_alive():  # pragma: no cover - only when the test is failing anyway
+                child.kill()
+    assert [child.exitcode for child in children] == [0] * count
+    return results
+
+
+@ALL
+class TestThreads:
+    """16 threads of one process, each with its own connection."""
+
+    def test_accept_step_once_per_step(self, store: Store) -> None:
+        """Every round, 16 threads submit the same step: exactly one is accepted."""
+        enroll(store)
+        rounds = race_threads(
+            THREADS,
+            THREAD_ROUNDS,
+            lambda r: store.accept_step("alice", step=CONFIRM_STEP + 1 + r, drift=0, now=2e3),
+        )
+        assert [row.count(True) for row in rounds] == [1] * THREAD_ROUNDS
+        record = store.load("alice")
+        assert record is not None
+        assert record.last_step == CONFIRM_STEP + THREAD_ROUNDS
+
+    def test_recovery_code_once(self, store: Store) -> None:
+        """Every round, 16 threads use the same recovery code: exactly one gets in."""
+        codes = digests(THREAD_ROUNDS)
+        enroll(store, digests=codes)
+        rounds = race_threads(
+            THREADS,
+            THREAD_ROUNDS,
+            lambda r: store.consume_recovery("alice", index=r, digest=codes[r], now=2e3),
+        )
+        assert [[left for left in row if left is not None] for row in rounds] == [
+            [THREAD_ROUNDS - 1 - r] for r in range(THREAD_ROUNDS)
+        ]
+
+    def test_no_lost_failure_count(self, store: Store) -> None:
+        """16 threads claiming 6 attempts each leave exactly 96 failures."""
+        enroll(store)
+        rounds = race_threads(
+            THREADS, 6, lambda _: store.claim_attempt("alice", now=2e3, throttle=UNTHROTTLED)
+        )
+        assert all(claim.result is ClaimResult.CLAIMED for row in rounds for claim in row)
+        seen = sorted(claim.record.failures for row in rounds for claim in row if claim.record is not None)
+        assert seen == list(range(1, THREADS * 6 + 1))
+        record = store.load("alice")
+        assert record is not None
+        assert record.failures == THREADS * 6
+
+    def test_parallel_guesses_are_throttled(self, store: Store) -> None:
+        """With no free attempt, one of 16 simultaneous guesses is evaluated, 15 wait (AuthQuake)."""
+        enroll(store)
+        throttle = Throttle(free_attempts=0, base_delay=1.0, max_delay=900.0, lockout=100)
+        rounds = race_threads(
+            THREADS, 20, lambda r: store.claim_attempt("alice", now=1e4 * (r + 1), throttle=throttle).result
+        )
+        assert [row.count(ClaimResult.CLAIMED) for row in rounds] == [1] * 20
+        assert [row.count(ClaimResult.THROTTLED) for row in rounds] == [THREADS - 1] * 20
+
+
+@SHARED
+class TestProcesses:
+    """4 processes, as 4 app servers on one database."""
+
+    def test_accept_step_once_per_step(self, backend: Backend, store: Store) -> None:
+        """Every round, 4 processes submit the same step: exactly one is accepted."""
+        enroll(store)
+        results: list[list[bool]] = race_processes(race_accept_child, (backend, "alice", PROCESS_ROUNDS))
+        per_round = [sum(child[r] for child in results) for r in range(PROCESS_ROUNDS)]
+        assert per_round == [1] * PROCESS_ROUNDS
+        record = store.load("alice")
+        assert record is not None
+        assert record.last_step == CONFIRM_STEP + PROCESS_ROUNDS
+
+    def test_recovery_code_once(self, backend: Backend, store: Store) -> None:
+        """Every round, 4 processes use the same recovery code: exactly one gets in."""
+        codes = digests(PROCESS_ROUNDS)
+        enroll(store, digests=codes)
+        results: list[list[int | None]] = race_processes(race_consume_child, (backend, "alice", codes))
+        per_round = [sum(child[r] is not None for child in results) for r in range(PROCESS_ROUNDS)]
+        assert per_round == [1] * PROCESS_ROUNDS
+        record = store.load("alice")
+        assert record is not None
+        assert record.recovery == ()
+
+    def test_no_lost_failure_count(self, backend: Backend, store: Store) -> None:
+        """4 processes claiming 24 attempts each leave exactly 96 failures."""
+        enroll(store)
+        results: list[list[str]] = race_processes(race_claim_child, (backend, "alice", 24))
+        assert [result for child in results for result in child] == [ClaimResult.CLAIMED.value] * 96
+        record = store.load("alice")
+        assert record is not None
+        assert record.failures == 96
