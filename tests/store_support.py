@@ -7,6 +7,7 @@ this importable module (``tests/`` is on ``sys.path``), never in a test module.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -16,6 +17,7 @@ from multiprocessing.synchronize import Barrier
 from typing import TypeVar
 
 import psycopg
+import pytest
 from psycopg import conninfo, sql
 
 from totpcore.store import MemoryStore, PostgresStore, SQLiteStore, Store
@@ -111,6 +113,30 @@ def race_threads(count: int, rounds: int, attempt: Callable[[int], T]) -> list[l
     if failures:
         raise failures[0]
     return [[value for value in row if value is not None] for row in results]
+
+
+def race_processes(target: Callable[..., None], args: tuple[object, ...], count: int) -> list[list[T]]:
+    """Run *target* in *count* spawned processes behind one barrier; their reported lists."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier: Barrier = ctx.Barrier(count, timeout=BARRIER_TIMEOUT)
+    pipes: list[tuple[Connection, Connection]] = [ctx.Pipe(duplex=False) for _ in range(count)]
+    children = [ctx.Process(target=target, args=(*args, barrier, send)) for _, send in pipes]
+    for child in children:
+        child.start()
+    try:
+        results: list[list[T]] = []
+        for (receive, send), child in zip(pipes, children, strict=True):
+            send.close()
+            if not receive.poll(BARRIER_TIMEOUT * 2):
+                pytest.fail(f"child {child.pid} reported nothing (exit code {child.exitcode})")
+            results.append(receive.recv())
+    finally:
+        for child in children:
+            child.join(BARRIER_TIMEOUT)
+            if child.is_alive():  # pragma: no cover - only when the test is failing anyway
+                child.kill()
+    assert [child.exitcode for child in children] == [0] * count
+    return results
 
 
 # ---------------------------------------------------------------- child processes

@@ -1,37 +1,420 @@
-"""The command line, in process and as the real console script."""
+"""The command line: every command through the real console script, and in process."""
 
 from __future__ import annotations
 
+import io
+import json
 import runpy
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from totpcore import cli
+from totpcore import Secret
+from totpcore.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from totpcore.mfa import MfaService, Policy
+from totpcore.recovery import Argon2Params
+from totpcore.sealing import KeyRing
+from totpcore.store import SQLiteStore, Status
+from totpcore.totp import TOTP
+
+SCRIPT = Path(sys.executable).parent / "totpcore"
+RFC_SHA1 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # RFC 6238's 20-byte seed, base32
 
 
-def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """The demo completes and never prints a secret."""
-    assert cli.main(["demo"]) == cli.EXIT_OK
-    out = capsys.readouterr().out
-    assert "redacted" in out
-    assert "offset +1" in out
-
-
-def test_module_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m totpcore` exits with main()'s code."""
-    monkeypatch.setattr(sys, "argv", ["totpcore", "selftest"])
-    with pytest.raises(SystemExit) as caught:
-        runpy.run_module("totpcore", run_name="__main__")
-    assert caught.value.code == cli.EXIT_OK
-
-
-def test_usage_error_exit_code() -> None:
-    """An unknown command exits 2 with a one-line usage message, no traceback."""
-    out = subprocess.run(
-        [sys.executable, "-m", "totpcore", "frobnicate"], capture_output=True, text=True, check=False
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script."""
+    return subprocess.run(
+        [str(SCRIPT), *args], input=stdin, capture_output=True, text=True, check=False, cwd=cwd
     )
-    assert out.returncode == cli.EXIT_USAGE
-    assert "Traceback" not in out.stderr
-    assert "invalid choice" in out.stderr
+
+
+def call(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Run main() in process (for coverage) with captured streams and stdin."""
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        code = main(list(args), out=out, err=err)
+    finally:
+        sys.stdin = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_line_error(stderr: str) -> None:
+    """Bad input gives one line on stderr, starting with the program name, never a traceback."""
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("totpcore: ")
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    """A file holding RFC 6238's SHA1 seed in base32."""
+    path = tmp_path / "secret.txt"
+    path.write_text(RFC_SHA1 + "\n")
+    return path
+
+
+class TestConsoleScript:
+    """Each command once through the installed `totpcore` script."""
+
+    def test_help(self) -> None:
+        """--help lists the commands and the exit codes."""
+        out = run("--help")
+        assert out.returncode == EXIT_OK
+        for word in ("demo", "selftest", "code", "uri", "admin", "Exit codes"):
+            assert word in out.stdout
+
+    def test_selftest(self) -> None:
+        """The selftest passes on the installed copy."""
+        out = run("selftest")
+        assert out.returncode == EXIT_OK
+        assert "all match" in out.stdout
+
+    def test_code(self, secret_file: Path) -> None:
+        """The code command reproduces RFC 6238's first SHA1 row from a secret file."""
+        out = run("code", "--secret-file", str(secret_file), "--digits", "8", "--at", "59")
+        assert (out.returncode, out.stdout) == (EXIT_OK, "94287082\n")
+
+    def test_uri(self) -> None:
+        """The uri command with --generate prints a fresh otpauth URI."""
+        out = run("uri", "--account", "alice@example.org", "--issuer", "Outsmart EMR", "--generate")
+        assert out.returncode == EXIT_OK
+        assert out.stdout.startswith("otpauth://totp/Outsmart%20EMR:alice%40example.org?secret=")
+
+    def test_demo(self, tmp_path: Path) -> None:
+        """The demo runs unattended, creates its key file 0600, and tells the whole story."""
+        out = run("demo", "--db", "demo.sqlite3", "--key-file", "demo.key", cwd=tmp_path)
+        assert out.returncode == EXIT_OK, out.stderr
+        assert stat.S_IMODE((tmp_path / "demo.key").stat().st_mode) == 0o600
+        for phrase in (
+            "ACCEPTED",
+            "REPLAYED",
+            "4 recovery codes left",
+            "THROTTLED",
+            "LOCKED",
+            "status: NONE",
+        ):
+            assert phrase in out.stdout
+        assert "otpauth://" not in out.stdout
+        again = run("demo", "--db", "demo.sqlite3", "--key-file", "demo.key", cwd=tmp_path)
+        assert again.returncode == EXIT_OK
+        assert "Using the key ring" in again.stdout
+
+    def test_admin(self, tmp_path: Path) -> None:
+        """The admin status command reads a database the demo wrote."""
+        run("demo", "--db", "demo.sqlite3", "--key-file", "demo.key", cwd=tmp_path)
+        out = run(
+            "admin",
+            "--db",
+            "sqlite:///demo.sqlite3",
+            "--key-file",
+            "demo.key",
+            "status",
+            "demo-alice",
+            cwd=tmp_path,
+        )
+        assert (out.returncode, out.stdout) == (EXIT_OK, "ENABLED\n")
+
+    def test_demo_in_process(self, tmp_path: Path) -> None:
+        """The same walkthrough through main(), with the audit trail summarised at the end."""
+        code, out, _ = call(
+            "demo", "--db", str(tmp_path / "d.sqlite3"), "--key-file", str(tmp_path / "d.key")
+        )
+        assert code == EXIT_OK
+        assert "resync with two consecutive codes: ACCEPTED" in out
+        assert "attempt 10: LOCKED" in out
+        assert "login with the new phone: ACCEPTED" in out
+        code, again, _ = call(
+            "demo", "--db", str(tmp_path / "d.sqlite3"), "--key-file", str(tmp_path / "d.key")
+        )
+        assert code == EXIT_OK
+        assert "Using the key ring" in again
+        assert again.count("ACCEPTED") == out.count("ACCEPTED")  # the demo user was reset first
+
+    def test_demo_without_the_qr_extra(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without segno the demo says how to get the QR code, and carries on."""
+
+        def missing(_: str) -> str:
+            raise ImportError("segno")
+
+        monkeypatch.setattr("totpcore.qr.terminal", missing)
+        code, out, _ = call(
+            "demo", "--db", str(tmp_path / "d.sqlite3"), "--key-file", str(tmp_path / "d.key")
+        )
+        assert code == EXIT_OK
+        assert "pip install 'totpcore[qr]'" in out
+
+    def test_usage_error(self) -> None:
+        """An unknown command exits 2 with argparse's usage, no traceback."""
+        out = run("frobnicate")
+        assert out.returncode == EXIT_USAGE
+        assert "invalid choice" in out.stderr
+        assert "Traceback" not in out.stderr
+
+    def test_module_entry_point(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`python -m totpcore` exits with main()'s code."""
+        monkeypatch.setattr(sys, "argv", ["totpcore", "selftest"])
+        with pytest.raises(SystemExit) as caught:
+            runpy.run_module("totpcore", run_name="__main__")
+        assert caught.value.code == EXIT_OK
+
+
+class TestCode:
+    """`totpcore code`: like oathtool, secrets never on the command line."""
+
+    def test_rfc_vectors(self, secret_file: Path) -> None:
+        """TOTP (RFC 6238) and HOTP (RFC 4226) values from a secret file."""
+        assert (
+            call("code", "--secret-file", str(secret_file), "--digits", "8", "--at", "1111111109")[1]
+            == "07081804\n"
+        )
+        assert call("code", "--secret-file", str(secret_file), "--counter", "1")[1] == "287082\n"
+
+    def test_iso_time(self, secret_file: Path) -> None:
+        """--at takes ISO 8601 with a zone."""
+        assert (
+            call("code", "--secret-file", str(secret_file), "--digits", "8", "--at", "1970-01-01T00:00:59Z")[
+                1
+            ]
+            == "94287082\n"
+        )
+
+    def test_naive_iso_time(self, secret_file: Path) -> None:
+        """A time without a zone is refused."""
+        code, _, err = call("code", "--secret-file", str(secret_file), "--at", "2026-01-01T00:00:00")
+        assert code == EXIT_USAGE
+        one_line_error(err)
+
+    def test_bad_time(self, secret_file: Path) -> None:
+        """Neither seconds nor ISO 8601."""
+        code, _, err = call("code", "--secret-file", str(secret_file), "--at", "yesterday")
+        assert code == EXIT_USAGE
+        assert "yesterday" in err
+
+    def test_stdin_and_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The secret may come from standard input or an environment variable."""
+        assert call("code", "--digits", "8", "--at", "59", stdin=RFC_SHA1)[1] == "94287082\n"
+        monkeypatch.setenv("MY_SECRET", RFC_SHA1)
+        assert call("code", "--secret-env", "MY_SECRET", "--digits", "8", "--at", "59")[1] == "94287082\n"
+
+    def test_missing_env(self) -> None:
+        """An unset variable is named in a one-line error."""
+        code, _, err = call("code", "--secret-env", "TOTPCORE_NOT_SET_ANYWHERE")
+        assert code == EXIT_USAGE
+        one_line_error(err)
+        assert "TOTPCORE_NOT_SET_ANYWHERE" in err
+
+    def test_uri_file(self, tmp_path: Path) -> None:
+        """A URI file carries its own parameters: digits, period, algorithm, HOTP counter."""
+        totp_uri = tmp_path / "totp.uri"
+        totp_uri.write_text(f"otpauth://totp/ACME:alice?secret={RFC_SHA1}&digits=8&issuer=ACME")
+        assert call("code", "--uri-file", str(totp_uri), "--at", "59")[1] == "94287082\n"
+        hotp_uri = tmp_path / "hotp.uri"
+        hotp_uri.write_text(f"otpauth://hotp/ACME:alice?secret={RFC_SHA1}&counter=7")
+        assert call("code", "--uri-file", str(hotp_uri))[1] == "162583\n"
+        assert call("code", "--uri-file", str(hotp_uri), "--counter", "9")[1] == "520489\n"
+
+    def test_now(self, secret_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without --at, the code for this machine's clock."""
+        monkeypatch.setattr("totpcore.totp.time.time", lambda: 59.5)
+        assert call("code", "--secret-file", str(secret_file), "--digits", "8") == (EXIT_OK, "94287082\n", "")
+
+    @pytest.mark.parametrize(
+        "content",
+        [
+            "not base32 at all!",
+            "otpauth://totp/x?secret=!!",
+            "otpauth://sms/x?secret=" + RFC_SHA1,
+            "JBSWY3DPEHPK3PXP",
+        ],
+    )
+    def test_bad_input(self, tmp_path: Path, content: str) -> None:
+        """Bad secrets and URIs: one line, exit 2, the secret not repeated."""
+        path = tmp_path / "input"
+        path.write_text(content)
+        code, _, err = call("code", "--uri-file", str(path))
+        assert code == EXIT_USAGE
+        one_line_error(err)
+        assert "JBSWY3DPEHPK3PXP" not in err
+
+    def test_legacy_short_secret(self, tmp_path: Path) -> None:
+        """An 80-bit legacy secret needs --allow-short."""
+        path = tmp_path / "short"
+        path.write_text("JBSWY3DPEHPK3PXP")
+        assert call("code", "--secret-file", str(path), "--at", "0")[0] == EXIT_USAGE
+        assert call("code", "--secret-file", str(path), "--at", "0", "--allow-short")[0] == EXIT_OK
+
+    def test_unreadable_file(self, tmp_path: Path) -> None:
+        """A missing file is named."""
+        code, _, err = call("code", "--secret-file", str(tmp_path / "absent"))
+        assert code == EXIT_USAGE
+        one_line_error(err)
+
+    def test_no_secret_on_a_terminal(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With no source and an interactive stdin, say where a secret can come from."""
+
+        class Tty(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        monkeypatch.setattr(sys, "stdin", Tty())
+        err = io.StringIO()
+        assert main(["code"], out=io.StringIO(), err=err) == EXIT_USAGE
+        assert "--secret-file" in err.getvalue()
+
+    def test_secret_is_not_an_argument(self) -> None:
+        """There is no option that takes the secret itself."""
+        with pytest.raises(SystemExit):
+            main(["code", "--secret", RFC_SHA1], out=io.StringIO(), err=io.StringIO())
+
+
+class TestUri:
+    """`totpcore uri` and its QR output."""
+
+    def test_from_a_secret_file(self, secret_file: Path) -> None:
+        """The URI carries the file's secret and the non-default parameters."""
+        code, out, _ = call(
+            "uri", "--account", "a", "--issuer", "I", "--secret-file", str(secret_file), "--digits", "8"
+        )
+        assert code == EXIT_OK
+        assert out.strip() == f"otpauth://totp/I:a?secret={RFC_SHA1}&issuer=I&digits=8"
+
+    def test_terminal_qr(self) -> None:
+        """--qr terminal draws blocks."""
+        code, out, _ = call("uri", "--account", "a", "--issuer", "I", "--generate", "--qr", "terminal")
+        assert code == EXIT_OK
+        assert "█" in out
+        assert "otpauth" not in out
+
+    @pytest.mark.parametrize(("kind", "magic"), [("svg", b"<svg"), ("png", b"\x89PNG")])
+    def test_qr_files(self, tmp_path: Path, kind: str, magic: bytes) -> None:
+        """--qr svg:PATH / png:PATH write a new file readable by its owner only."""
+        path = tmp_path / f"qr.{kind}"
+        assert (
+            call("uri", "--account", "a", "--issuer", "I", "--generate", "--qr", f"{kind}:{path}")[0]
+            == EXIT_OK
+        )
+        assert magic in path.read_bytes()[:200]
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        code, _, err = call("uri", "--account", "a", "--issuer", "I", "--generate", "--qr", f"{kind}:{path}")
+        assert code == EXIT_USAGE
+        one_line_error(err)
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ("--qr", "bogus"),
+            ("--qr", "svg"),
+            ("--account", "a:b"),
+        ],
+    )
+    def test_bad_arguments(self, args: tuple[str, ...]) -> None:
+        """Bad QR kinds and accounts with a colon are one-line errors."""
+        base = ["uri", "--account", "a", "--issuer", "I", "--generate"]
+        code, _, err = call(*base, *args)
+        assert code == EXIT_USAGE
+        one_line_error(err)
+
+    def test_generate_excludes_a_source(self, secret_file: Path) -> None:
+        """--generate and --secret-file together are ambiguous."""
+        code, _, err = call(
+            "uri", "--account", "a", "--issuer", "I", "--generate", "--secret-file", str(secret_file)
+        )
+        assert code == EXIT_USAGE
+        one_line_error(err)
+
+
+class TestAdmin:
+    """`totpcore admin`: status, reset and key rotation on a real database."""
+
+    @pytest.fixture
+    def database(self, tmp_path: Path) -> tuple[str, Path, TOTP]:
+        """A SQLite database with alice enrolled, its URL, the key file and alice's phone."""
+        key_file = tmp_path / "keys.json"
+        ring = KeyRing.generate("k1")
+        ring.save(key_file)
+        store = SQLiteStore(str(tmp_path / "mfa.sqlite3"))
+        store.create_schema()
+        service = MfaService(
+            store, issuer="x", keyring=ring, policy=Policy(recovery_kdf=Argon2Params(8, 1, 1))
+        )
+        enrollment = service.begin_enrollment("alice", account="alice")
+        phone = TOTP(Secret.from_base32(enrollment.secret_base32))
+        service.confirm_enrollment("alice", phone.now())
+        store.close()
+        return f"sqlite:///{tmp_path / 'mfa.sqlite3'}", key_file, phone
+
+    def test_status_and_reset(self, database: tuple[str, Path, TOTP]) -> None:
+        """The status action prints the state; reset wipes it; the user is then unknown."""
+        url, key_file, _ = database
+        admin = ("admin", "--db", url, "--key-file", str(key_file))
+        assert call(*admin, "status", "alice")[:2] == (EXIT_OK, "ENABLED\n")
+        code, out, _ = call(*admin, "reset", "alice", "--actor", "support:bob", "--reason", "ticket 1")
+        assert code == EXIT_OK
+        assert "enrol again" in out
+        code, _, err = call(*admin, "status", "alice")
+        assert code == EXIT_FAILED
+        one_line_error(err)
+
+    def test_unknown_user(self, database: tuple[str, Path, TOTP]) -> None:
+        """Resetting nobody is refused, exit 1."""
+        url, key_file, _ = database
+        code, _, err = call(
+            "admin", "--db", url, "--key-file", str(key_file), "reset", "bob", "--actor", "a", "--reason", "r"
+        )
+        assert code == EXIT_FAILED
+        assert "'bob'" in err
+
+    def test_rotate_keys(self, database: tuple[str, Path, TOTP], tmp_path: Path) -> None:
+        """rotate-keys adds a current key (file stays 0600) and re-seals; logins still work."""
+        url, key_file, phone = database
+        code, out, _ = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys")
+        assert code == EXIT_OK
+        assert "re-sealed 1 secret" in out
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        ring = KeyRing.from_file(key_file)
+        assert len(json.loads(key_file.read_text())["keys"]) == 2
+        store = SQLiteStore(str(tmp_path / "mfa.sqlite3"))
+        record = store.load("alice")
+        assert record is not None
+        assert record.key_id == ring.current
+        service = MfaService(store, issuer="x", keyring=ring, clock=lambda: 4_000_000_000.0)
+        assert service.verify("alice", phone.at(4_000_000_000)).ok
+        assert service.status("alice") is Status.ENABLED
+        store.close()
+
+    @pytest.mark.parametrize(
+        ("db", "key"),
+        [
+            ("mysql://x", "good"),
+            ("sqlite:///{tmp}/nowhere/x.db", "good"),
+            ("sqlite:///{tmp}/mfa.sqlite3", "missing"),
+        ],
+    )
+    def test_bad_database_or_key_file(
+        self, database: tuple[str, Path, TOTP], tmp_path: Path, db: str, key: str
+    ) -> None:
+        """Bad URLs, unopenable databases and missing key files: one line, non-zero."""
+        _, key_file, _ = database
+        key_path = key_file if key == "good" else tmp_path / "absent.json"
+        code, _, err = call(
+            "admin", "--db", db.format(tmp=tmp_path), "--key-file", str(key_path), "status", "alice"
+        )
+        assert code != EXIT_OK
+        one_line_error(err)
+
+    def test_reset_needs_actor_and_reason(self, database: tuple[str, Path, TOTP]) -> None:
+        """The parser refuses a reset without --actor and --reason."""
+        url, key_file, _ = database
+        with pytest.raises(SystemExit) as caught:
+            main(
+                ["admin", "--db", url, "--key-file", str(key_file), "reset", "alice"],
+                out=io.StringIO(),
+                err=io.StringIO(),
+            )
+        assert caught.value.code == EXIT_USAGE

@@ -7,16 +7,12 @@ a read-check-write implementation fails these within a few rounds.
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Barrier
+from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
 
 from store_support import (
-    BARRIER_TIMEOUT,
     CONFIRM_STEP,
     UNTHROTTLED,
     Backend,
@@ -24,6 +20,7 @@ from store_support import (
     race_accept_child,
     race_claim_child,
     race_consume_child,
+    race_processes,
     race_threads,
 )
 from totpcore.store import ClaimResult, Store
@@ -51,32 +48,6 @@ def store(backend: Backend) -> Iterator[Store]:
 def digests(rounds: int) -> list[bytes]:
     """One distinct recovery digest per round."""
     return [r.to_bytes(4, "big") * 8 for r in range(rounds)]
-
-
-def race_processes(
-    target: Callable[..., None], args: tuple[object, ...], count: int = PROCESSES
-) -> list[list[T]]:
-    """Run *target* in *count* spawned processes behind one barrier; their reported lists."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier: Barrier = ctx.Barrier(count, timeout=BARRIER_TIMEOUT)
-    pipes: list[tuple[Connection, Connection]] = [ctx.Pipe(duplex=False) for _ in range(count)]
-    children = [ctx.Process(target=target, args=(*args, barrier, send)) for _, send in pipes]
-    for child in children:
-        child.start()
-    try:
-        results: list[list[T]] = []
-        for (receive, send), child in zip(pipes, children, strict=True):
-            send.close()
-            if not receive.poll(BARRIER_TIMEOUT * 2):
-                pytest.fail(f"child {child.pid} reported nothing (exit code {child.exitcode})")
-            results.append(receive.recv())
-    finally:
-        for child in children:
-            child.join(BARRIER_TIMEOUT)
-            if child.is_alive():  # pragma: no cover - only when the test is failing anyway
-                child.kill()
-    assert [child.exitcode for child in children] == [0] * count
-    return results
 
 
 @ALL
@@ -140,7 +111,9 @@ class TestProcesses:
     def test_accept_step_once_per_step(self, backend: Backend, store: Store) -> None:
         """Every round, 4 processes submit the same step: exactly one is accepted."""
         enroll(store)
-        results: list[list[bool]] = race_processes(race_accept_child, (backend, "alice", PROCESS_ROUNDS))
+        results: list[list[bool]] = race_processes(
+            race_accept_child, (backend, "alice", PROCESS_ROUNDS), PROCESSES
+        )
         per_round = [sum(child[r] for child in results) for r in range(PROCESS_ROUNDS)]
         assert per_round == [1] * PROCESS_ROUNDS
         record = store.load("alice")
@@ -151,7 +124,9 @@ class TestProcesses:
         """Every round, 4 processes use the same recovery code: exactly one gets in."""
         codes = digests(PROCESS_ROUNDS)
         enroll(store, digests=codes)
-        results: list[list[int | None]] = race_processes(race_consume_child, (backend, "alice", codes))
+        results: list[list[int | None]] = race_processes(
+            race_consume_child, (backend, "alice", codes), PROCESSES
+        )
         per_round = [sum(child[r] is not None for child in results) for r in range(PROCESS_ROUNDS)]
         assert per_round == [1] * PROCESS_ROUNDS
         record = store.load("alice")
@@ -161,7 +136,7 @@ class TestProcesses:
     def test_no_lost_failure_count(self, backend: Backend, store: Store) -> None:
         """4 processes claiming 24 attempts each leave exactly 96 failures."""
         enroll(store)
-        results: list[list[str]] = race_processes(race_claim_child, (backend, "alice", 24))
+        results: list[list[str]] = race_processes(race_claim_child, (backend, "alice", 24), PROCESSES)
         assert [result for child in results for result in child] == [ClaimResult.CLAIMED.value] * 96
         record = store.load("alice")
         assert record is not None

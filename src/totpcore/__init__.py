@@ -19,7 +19,10 @@ from totpcore.errors import (
     VerificationError,
 )
 from totpcore.hotp import HOTP, Algorithm, hotp
+from totpcore.mfa import AuditEvent, Enrollment, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.secret import Secret
+from totpcore.store.base import Status
+from totpcore.throttle import Throttle
 from totpcore.totp import TOTP
 from totpcore.uri import ProvisioningUri, build_uri, parse_uri
 from totpcore.verify import Match, Window
@@ -28,17 +31,27 @@ __all__ = [
     "HOTP",
     "TOTP",
     "Algorithm",
+    "AuditEvent",
     "ConfigurationError",
+    "Enrollment",
     "EnrollmentError",
+    "EventType",
     "InvalidCode",
+    "LoginResult",
     "MalformedCode",
     "Match",
+    "Method",
+    "MfaService",
+    "Outcome",
+    "Policy",
     "PolicyError",
     "ProvisioningUri",
     "ReplayedCode",
     "Secret",
     "SecretError",
+    "Status",
     "StoreError",
+    "Throttle",
     "TotpcoreError",
     "UriError",
     "VerificationError",
