@@ -55,10 +55,13 @@ class TOTP(_KeyedOtp):
         algorithm: Algorithm = Algorithm.SHA1,
         t0: int = 0,
     ) -> None:
-        super().__init__(secret, digits, algorithm)
-        if type(period) is not int or not 1 <= period <= MAX_PERIOD:
-            check_int("period", period, 1, MAX_PERIOD)  # raises the precise error
-        if type(t0) is not int or not 0 <= t0 < COUNTER_LIMIT:
+        _KeyedOtp.__init__(self, secret, digits, algorithm)  # not super(): a build is a hot path
+        if (
+            type(period) is not int
+            or type(t0) is not int
+            or not (1 <= period <= MAX_PERIOD and 0 <= t0 < COUNTER_LIMIT)
+        ):
+            check_int("period", period, 1, MAX_PERIOD)  # one of these raises the precise error
             check_int("t0", t0, 0, COUNTER_LIMIT - 1)
         self._period = period
         self._t0 = t0
