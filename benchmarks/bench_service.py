@@ -11,17 +11,12 @@ service and one store, each thread logging in its own user.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from harness import Row
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from pg_cluster import PgCluster, PgUnavailableError
+from harness import Row, postgres
 from totpcore import TOTP, MfaService, Secret
 from totpcore.sealing import KeyRing
 from totpcore.store import PostgresStore, SQLiteStore, Store
@@ -109,16 +104,10 @@ def rows(scale: float) -> list[Row]:
         store.create_schema()
         result = _rows("SQLite, 1 process", *_rates(store, count, 1))
         store.close()
-    try:
-        cluster = PgCluster.start(fsync=True)
-    except PgUnavailableError as exc:
-        print(f"PostgreSQL skipped: {exc}")
-        return result
-    try:
-        pg = PostgresStore(cluster.dsn)
-        pg.create_schema()
-        result += _rows("PostgreSQL, 8 threads", *_rates(pg, max(10, count // 4), CLIENTS))
-        pg.close()
-    finally:
-        cluster.stop()
+    with postgres() as dsn:
+        if dsn is not None:
+            pg = PostgresStore(dsn)
+            pg.create_schema()
+            result += _rows("PostgreSQL, 8 threads", *_rates(pg, max(10, count // 4), CLIENTS))
+            pg.close()
     return result

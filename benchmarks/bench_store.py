@@ -10,7 +10,6 @@ as 8 threads of one process (one store, a connection per thread) and once as 8 p
 from __future__ import annotations
 
 import multiprocessing
-import sys
 import tempfile
 import threading
 import time
@@ -18,11 +17,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from harness import Row
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from pg_cluster import PgCluster, PgUnavailableError
+from harness import Row, postgres
 from totpcore.store import PostgresStore, SQLiteStore, Store
 
 CLIENTS = 8
@@ -115,24 +110,15 @@ def rows(scale: float) -> list[Row]:
     """accept_step throughput on SQLite and on PostgreSQL with 8 concurrent clients."""
     count = max(50, int(2000 * scale))
     result = [Row("accept_step, SQLite, 1 process", _sqlite_rate(count, rounds=3), unit="ops/s")]
-    try:
-        cluster = PgCluster.start(fsync=True)
-    except PgUnavailableError as exc:
-        print(f"PostgreSQL skipped: {exc}")
-        return result
-    try:
-        setup = PostgresStore(cluster.dsn)
+    with postgres() as dsn:
+        if dsn is None:
+            return result
+        setup = PostgresStore(dsn)
         setup.create_schema()
         for k in range(CLIENTS):
             _enroll(setup, f"t{k}")
             _enroll(setup, f"p{k}")
         setup.close()
-        result.append(
-            Row("accept_step, PostgreSQL, 8 threads", _pg_threads(cluster.dsn, count), unit="ops/s")
-        )
-        result.append(
-            Row("accept_step, PostgreSQL, 8 processes", _pg_processes(cluster.dsn, count), unit="ops/s")
-        )
-    finally:
-        cluster.stop()
+        result.append(Row("accept_step, PostgreSQL, 8 threads", _pg_threads(dsn, count), unit="ops/s"))
+        result.append(Row("accept_step, PostgreSQL, 8 processes", _pg_processes(dsn, count), unit="ops/s"))
     return result

@@ -7,9 +7,16 @@ and keeps the fastest round of each: the least disturbed estimate of the cost.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from pg_cluster import PgCluster, PgUnavailableError
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +69,18 @@ def compare(
 def alone(operation: str, ours: Callable[[], object], *, number: int, rounds: int) -> Row:
     """Time a totpcore operation that has no peer."""
     return Row(operation, min(per_op(ours, number) for _ in range(rounds)))
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str | None]:
+    """A throwaway PostgreSQL cluster (fsync on) for one section; None if there is no server."""
+    try:
+        cluster = PgCluster.start(fsync=True)
+    except PgUnavailableError as exc:
+        print(f"PostgreSQL skipped: {exc}")
+        yield None
+        return
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 from pg_cluster import PgCluster, PgUnavailableError
 from store_support import Backend, pg_schema
+from totpcore.store import Store
 
 # "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -42,6 +43,14 @@ def pg_dsn() -> Iterator[str]:
         yield cluster.dsn
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """A store on the test's backend, with its schema created, closed after the test."""
+    opened = backend.open()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-VECTORS = Path(__file__).parent / "vectors"
+from totpcore import Algorithm
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+TESTS = Path(__file__).parent
+VECTORS = TESTS / "vectors"
+DATA = TESTS / "data"
+
+#: The hashlib constructor of each algorithm, for stdlib oracles and for pyotp's ``digest=``.
+HASHLIB: dict[Algorithm, Callable[[], _Hash]] = {
+    Algorithm.SHA1: hashlib.sha1,
+    Algorithm.SHA256: hashlib.sha256,
+    Algorithm.SHA512: hashlib.sha512,
+}
 
 
-def load_vectors(name: str) -> list[dict[str, str]]:
-    """Parse ``tests/vectors/<name>``: ``KEY = value`` lines, ``COUNT`` opens a record.
+def load_records(path: Path) -> list[dict[str, str]]:
+    """Parse a ``KEY = value`` record file (``#`` comments; ``COUNT`` opens a record).
 
     Deliberately independent of ``totpcore._selftest``, which is itself under test.
     """
     records: list[dict[str, str]] = []
-    for line in (VECTORS / name).read_text(encoding="ascii").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             key, value = (part.strip() for part in line.split("=", 1))
             if key == "COUNT":
                 records.append({})
             records[-1][key] = value
     return records
+
+
+def load_vectors(name: str) -> list[dict[str, str]]:
+    """The RFC vector file ``tests/vectors/<name>``."""
+    return load_records(VECTORS / name)

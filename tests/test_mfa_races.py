@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from service_support import RACE_POLICY, START, app_codes, login_child
@@ -16,14 +14,6 @@ from totpcore.store import Store
 PROCESSES = 8
 THREADS = 8
 ROUNDS = 5  # one recovery code per round: a set holds five
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    """A store with its schema, closed after the test."""
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def enrolled(store: Store, keyring: KeyRing) -> tuple[str, list[str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from store_support import CONFIRM_STEP, DIGESTS, SECRET, UNTHROTTLED, Backend, enroll
@@ -14,14 +12,6 @@ from totpcore.throttle import Throttle
 pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
 
 STEP_MAX = 2**64 - 1
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    """A store with its schema created, closed after the test."""
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def begin(store: Store, user_id: str = "alice", *, secret: bytes = SECRET, now: float = 1000.0) -> bool:

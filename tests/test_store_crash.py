@@ -8,7 +8,6 @@ import random
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,14 +20,6 @@ REPORTS = (20, 200)
 TIMEOUT = 60.0
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    """A store with its schema created, closed after the test."""
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def run_and_kill(backend: Backend, wanted: int) -> tuple[int, int]:

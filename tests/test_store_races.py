@@ -7,7 +7,6 @@ a read-check-write implementation fails these within a few rounds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TypeVar
 
 import pytest
@@ -35,14 +34,6 @@ PROCESS_ROUNDS = 50
 
 ALL = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
 SHARED = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-
-
-@pytest.fixture
-def store(backend: Backend) -> Iterator[Store]:
-    """A store with its schema created, closed after the test."""
-    opened = backend.open()
-    yield opened
-    opened.close()
 
 
 def digests(rounds: int) -> list[bytes]:

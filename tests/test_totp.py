@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 
 import pyotp
@@ -11,16 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import load_vectors
+from helpers import HASHLIB, load_vectors
 from totpcore import HOTP, TOTP, Algorithm, ConfigurationError, Secret
 
 RFC6238 = load_vectors("rfc6238.txt")
 SHA1_SECRET = Secret(b"12345678901234567890")
-PEER_DIGEST = {
-    Algorithm.SHA1: hashlib.sha1,
-    Algorithm.SHA256: hashlib.sha256,
-    Algorithm.SHA512: hashlib.sha512,
-}
 
 
 def test_vector_file_is_complete() -> None:
@@ -176,6 +170,6 @@ def test_totp_is_hotp_of_the_step(
 def test_matches_pyotp(key: bytes, t: int, digits: int, period: int, algorithm: Algorithm) -> None:
     """Differential test against pyotp for random secrets, times, lengths, periods and hashes."""
     ours = TOTP(Secret(key), digits=digits, period=period, algorithm=algorithm).at(t)
-    peer = pyotp.TOTP(Secret(key).to_base32(), digits=digits, interval=period, digest=PEER_DIGEST[algorithm])
+    peer = pyotp.TOTP(Secret(key).to_base32(), digits=digits, interval=period, digest=HASHLIB[algorithm])
     # An aware datetime keeps pyotp off its local-time path (time.mktime).
     assert ours == peer.at(dt.datetime.fromtimestamp(t, dt.timezone.utc))

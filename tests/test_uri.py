@@ -6,12 +6,12 @@ import base64
 import dataclasses
 import itertools
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import DATA, load_records
 from totpcore import (
     HOTP,
     TOTP,
@@ -29,7 +29,6 @@ from uri_strategies import Provisioning, names, provisionings, same_otp
 
 SECRET = Secret(b"12345678901234567890")  # RFC 4226 Appendix D
 B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # the same key in base32, as RFC 6238's README example
-DATA = Path(__file__).parent / "data"
 
 
 def make(label: str = "ACME:alice", query: str = f"secret={B32}&issuer=ACME", kind: str = "totp") -> str:
@@ -37,19 +36,7 @@ def make(label: str = "ACME:alice", query: str = f"secret={B32}&issuer=ACME", ki
     return f"otpauth://{kind}/{label}?{query}"
 
 
-def load_records(name: str) -> list[dict[str, str]]:
-    """Parse ``tests/data/<name>``: ``KEY = value`` lines, ``COUNT`` opens a record."""
-    records: list[dict[str, str]] = []
-    for line in (DATA / name).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, value = (part.strip() for part in line.split("=", 1))
-            if key == "COUNT":
-                records.append({})
-            records[-1][key] = value
-    return records
-
-
-PAGE = load_records("key-uri-format.txt")
+PAGE = load_records(DATA / "key-uri-format.txt")
 
 
 def build_with(field: str, name: object) -> str:

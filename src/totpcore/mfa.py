@@ -338,11 +338,9 @@ class MfaService:
         """
         user_id = _user(user_id)
         now = self._clock()
-        claim = self._store.claim_attempt(user_id, now=now, throttle=self._policy.throttle)
-        refused = self._refusal(claim)
-        if refused is not None:
-            return self._login_result(EventType.LOGIN, user_id, refused)
-        record = _claimed(claim, Status.ENABLED)
+        record = self._claim(EventType.LOGIN, user_id, now)
+        if isinstance(record, LoginResult):
+            return record
         method = Method.TOTP if _looks_like_app_code(code) else Method.RECOVERY
         try:
             if method is Method.TOTP:
@@ -366,11 +364,9 @@ class MfaService:
         """
         user_id = _user(user_id)
         now = self._clock()
-        claim = self._store.claim_attempt(user_id, now=now, throttle=self._policy.throttle)
-        refused = self._refusal(claim)
-        if refused is not None:
-            return self._login_result(EventType.RESYNC, user_id, refused)
-        record = _claimed(claim, Status.ENABLED)
+        record = self._claim(EventType.RESYNC, user_id, now)
+        if isinstance(record, LoginResult):
+            return record
         try:
             match = self._otp(record).resync(
                 codes, at=now, search=self._policy.resync_search, last_step=record.last_step
@@ -397,16 +393,13 @@ class MfaService:
         """
         user_id = _user(user_id)
         now = self._clock()
-        claim = self._store.claim_attempt(user_id, now=now, throttle=self._policy.throttle)
-        refused = self._refusal(claim)
-        if refused is not None:
-            self._login_result(EventType.LOGIN, user_id, refused)
-            if refused.outcome is Outcome.NOT_ENROLLED:
+        record = self._claim(EventType.LOGIN, user_id, now)
+        if isinstance(record, LoginResult):
+            if record.outcome is Outcome.NOT_ENROLLED:
                 raise EnrollmentError("MFA is not enabled for this user")
             raise PolicyError(
-                f"attempt refused ({refused.outcome.value}); retry in {refused.retry_after:.0f} s"
+                f"attempt refused ({record.outcome.value}); retry in {record.retry_after:.0f} s"
             )
-        record = _claimed(claim, Status.ENABLED)
         try:
             offset = self._accept_app_code(record, code, now)
         except VerificationError as error:
@@ -512,16 +505,20 @@ class MfaService:
             raise ReplayedCode(found.index)
         return left
 
-    def _refusal(self, claim: Claim) -> LoginResult | None:
+    def _claim(self, event: EventType, user_id: str, now: float) -> UserRecord | LoginResult:
+        """Count the attempt in the store; return the record to evaluate, or the refusal (audited)."""
+        claim = self._store.claim_attempt(user_id, now=now, throttle=self._policy.throttle)
         if claim.result is ClaimResult.NOT_ENROLLED or (
             claim.record is not None and claim.record.status is Status.PENDING
         ):
-            return LoginResult(Outcome.NOT_ENROLLED)
-        if claim.result is ClaimResult.LOCKED:
-            return LoginResult(Outcome.LOCKED)
-        if claim.result is ClaimResult.THROTTLED:
-            return LoginResult(Outcome.THROTTLED, retry_after=claim.retry_after)
-        return None
+            refused = LoginResult(Outcome.NOT_ENROLLED)
+        elif claim.result is ClaimResult.LOCKED:
+            refused = LoginResult(Outcome.LOCKED)
+        elif claim.result is ClaimResult.THROTTLED:
+            refused = LoginResult(Outcome.THROTTLED, retry_after=claim.retry_after)
+        else:
+            return _claimed(claim, Status.ENABLED)
+        return self._login_result(event, user_id, refused)
 
     def _failed(
         self, event: EventType, user_id: str, error: Exception, method: Method | None, now: float
