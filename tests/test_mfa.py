@@ -500,6 +500,7 @@ class TestInterleavings:
         with pytest.raises(EnrollmentError, match="changed meanwhile"):
             svc.confirm_enrollment("alice", phone.code())
         assert svc.status("alice") is Status.PENDING
+        assert world.events[-1].type is EventType.ENROLLMENT_FAILED
 
     def test_reset_during_confirm(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
         """Support resets between the load and the claim: the confirmation is refused."""

@@ -314,6 +314,7 @@ class MfaService:
             digests=hashed.digests,
             now=now,
         ):
+            self._emit(EventType.ENROLLMENT_FAILED, user_id, method=Method.TOTP)
             raise EnrollmentError(
                 "the pending enrolment changed meanwhile (another session began one); start again"
             )
