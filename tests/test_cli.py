@@ -243,11 +243,22 @@ class TestCode:
         assert "JBSWY3DPEHPK3PXP" not in err
 
     def test_legacy_short_secret(self, tmp_path: Path) -> None:
-        """An 80-bit legacy secret needs --allow-short."""
+        """An 80-bit legacy secret needs --allow-short, for code and for uri."""
         path = tmp_path / "short"
         path.write_text("JBSWY3DPEHPK3PXP")
         assert call("code", "--secret-file", str(path), "--at", "0")[0] == EXIT_USAGE
         assert call("code", "--secret-file", str(path), "--at", "0", "--allow-short")[0] == EXIT_OK
+        uri = ("uri", "--account", "a", "--issuer", "I", "--secret-file", str(path))
+        assert call(*uri)[0] == EXIT_USAGE
+        assert "secret=JBSWY3DPEHPK3PXP" in call(*uri, "--allow-short")[1]
+
+    def test_counter_needs_an_hotp(self, tmp_path: Path) -> None:
+        """--counter with a TOTP URI is an error, not silently ignored."""
+        path = tmp_path / "totp.uri"
+        path.write_text(f"otpauth://totp/ACME:alice?secret={RFC_SHA1}")
+        code, _, err = call("code", "--uri-file", str(path), "--counter", "3")
+        assert code == EXIT_USAGE
+        assert "HOTP" in err
 
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A missing file is named."""
@@ -354,12 +365,22 @@ class TestAdmin:
         url, key_file, _ = database
         admin = ("admin", "--db", url, "--key-file", str(key_file))
         assert call(*admin, "status", "alice")[:2] == (EXIT_OK, "ENABLED\n")
-        code, out, _ = call(*admin, "reset", "alice", "--actor", "support:bob", "--reason", "ticket 1")
+        code, out, err = call(*admin, "reset", "alice", "--actor", "support:bob", "--reason", "ticket 1")
         assert code == EXIT_OK
         assert "enrol again" in out
+        assert err == "audit: reset user=alice actor=support:bob reason=ticket 1\n"
         code, _, err = call(*admin, "status", "alice")
         assert code == EXIT_FAILED
         one_line_error(err)
+
+    def test_database_from_the_environment(
+        self, database: tuple[str, Path, TOTP], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without --db the URL comes from TOTPCORE_DB_URL, keeping passwords out of ps."""
+        url, key_file, _ = database
+        assert call("admin", "--key-file", str(key_file), "status", "alice")[0] == EXIT_USAGE
+        monkeypatch.setenv("TOTPCORE_DB_URL", url)
+        assert call("admin", "--key-file", str(key_file), "status", "alice")[:2] == (EXIT_OK, "ENABLED\n")
 
     def test_unknown_user(self, database: tuple[str, Path, TOTP]) -> None:
         """Resetting nobody is refused, exit 1."""
@@ -371,11 +392,15 @@ class TestAdmin:
         assert "'bob'" in err
 
     def test_rotate_keys(self, database: tuple[str, Path, TOTP], tmp_path: Path) -> None:
-        """rotate-keys adds a current key (file stays 0600) and re-seals; logins still work."""
+        """rotate-keys --new-key adds a current key (file stays 0600) and re-seals; logins still work."""
         url, key_file, phone = database
-        code, out, _ = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys")
+        assert call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys")[1] == (
+            "re-sealed 0 secret(s) under key k1\n"
+        )
+        code, out, err = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys", "--new-key")
         assert code == EXIT_OK
         assert "re-sealed 1 secret" in out
+        assert err.startswith("audit: key_rotated user=alice")
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         ring = KeyRing.from_file(key_file)
         assert len(json.loads(key_file.read_text())["keys"]) == 2

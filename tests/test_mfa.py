@@ -13,6 +13,7 @@ import pytest
 from store_support import Backend, pg_schema
 from totpcore import (
     TOTP,
+    Algorithm,
     ConfigurationError,
     EnrollmentError,
     InvalidCode,
@@ -26,7 +27,7 @@ from totpcore import (
 from totpcore.mfa import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
-from totpcore.store import SQLiteStore, Status, Store
+from totpcore.store import MemoryStore, SQLiteStore, Status, Store
 from totpcore.throttle import Throttle
 
 START = 1_700_000_010.0  # 10 s into step 56_666_667
@@ -598,3 +599,16 @@ class TestResyncOutcomes:
         """An int is not a code (its leading zeros are gone): MALFORMED, counted."""
         world.enrol()
         assert world.service.verify("alice", 123456).outcome is Outcome.MALFORMED  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size"), [(Algorithm.SHA1, 20), (Algorithm.SHA256, 32), (Algorithm.SHA512, 64)]
+)
+def test_secret_length_follows_the_algorithm(algorithm: Algorithm, size: int) -> None:
+    """RFC 6238 §5.1: keys SHOULD be the length of the HMAC output."""
+    svc = MfaService(
+        MemoryStore(), issuer="x", keyring=KeyRing.generate(), policy=Policy(algorithm=algorithm)
+    )
+    enrollment = svc.begin_enrollment("alice", account="alice")
+    assert len(Secret.from_base32(enrollment.secret_base32)) == size
+    assert algorithm.digest_size == size

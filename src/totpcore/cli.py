@@ -9,6 +9,8 @@ Exit codes:
     1: a check failed or the request was refused (selftest mismatch, unknown user).
     2: bad usage or bad input (arguments, URI, secret, key file, database URL, missing extra).
     3: the database failed.
+
+``admin`` writes one ``audit: ...`` line per support action to standard error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
+#: Where `admin` finds the database URL when --db is not given (keeps passwords out of ps).
+DB_ENV_VAR = "TOTPCORE_DB_URL"
 
 
 class CliError(Exception):
@@ -110,6 +114,8 @@ def _code(args: argparse.Namespace, out: TextIO, _: TextIO) -> int:
             counter = args.counter if args.counter is not None else provisioning.counter
             print(otp.at(counter if counter is not None else 0), file=out)
             return EXIT_OK
+        if args.counter is not None:
+            raise CliError("--counter is for HOTP; this URI is a TOTP (use --at)")
     else:
         secret = Secret.from_base32(text, allow_short=args.allow_short)
         if args.counter is not None:
@@ -124,7 +130,10 @@ def _code(args: argparse.Namespace, out: TextIO, _: TextIO) -> int:
 def _uri(args: argparse.Namespace, out: TextIO, _: TextIO) -> int:
     if args.generate and (args.secret_file or args.secret_env):
         raise CliError("--generate and a secret source exclude each other")
-    secret = Secret.generate() if args.generate else Secret.from_base32(_secret_text(args, sys.stdin))
+    if args.generate:
+        secret = Secret.generate()
+    else:
+        secret = Secret.from_base32(_secret_text(args, sys.stdin), allow_short=args.allow_short)
     otp = TOTP(secret, digits=args.digits, period=args.period, algorithm=Algorithm[args.algorithm])
     uri = build_uri(otp, account=args.account, issuer=args.issuer)
     if args.qr is None:
@@ -154,21 +163,29 @@ def _write_new(path: str, data: bytes) -> None:
         handle.write(data)
 
 
-def _admin(args: argparse.Namespace, out: TextIO, _: TextIO) -> int:
-    from totpcore.mfa import MfaService  # noqa: PLC0415  # keeps `code` and `uri` light
+def _admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from totpcore.mfa import AuditEvent, MfaService  # noqa: PLC0415  # keeps `code` and `uri` light
     from totpcore.sealing import KeyRing  # noqa: PLC0415
     from totpcore.store import Status, open_store  # noqa: PLC0415
 
+    url = args.db or os.environ.get(DB_ENV_VAR)
+    if not url:
+        raise CliError(f"give the database with --db URL or the {DB_ENV_VAR} environment variable")
     keyring = KeyRing.from_file(args.key_file)
-    if args.action == "rotate-keys":
+    if args.action == "rotate-keys" and args.new_key:
         keyring = keyring.rotated()
         _replace_key_file(args.key_file, keyring.to_json())
-    store = open_store(args.db)
+        print(f"added key {keyring.current} to {args.key_file}; it seals from now on", file=out)
+
+    def audit(event: AuditEvent) -> None:
+        print(f"audit: {event.describe()}", file=err)  # support actions leave a trace
+
+    store = open_store(url)
     try:
-        service = MfaService(store, issuer="totpcore admin", keyring=keyring)
+        service = MfaService(store, issuer="totpcore admin", keyring=keyring, audit=audit)
         if args.action == "rotate-keys":
             count = service.rotate_keys()
-            print(f"new current key {keyring.current}; re-sealed {count} secret(s)", file=out)
+            print(f"re-sealed {count} secret(s) under key {keyring.current}", file=out)
             return EXIT_OK
         status = service.status(args.user)
         if status is Status.NONE:
@@ -262,7 +279,11 @@ def _parser() -> argparse.ArgumentParser:
     uri.set_defaults(run=_uri)
 
     admin = commands.add_parser("admin", help="support operations on an MFA database")
-    admin.add_argument("--db", required=True, metavar="URL", help="sqlite:///PATH or postgresql://...")
+    admin.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"sqlite:///PATH or postgresql://... (default: ${DB_ENV_VAR}; keep passwords there)",
+    )
     admin.add_argument("--key-file", required=True, metavar="PATH", help="the key ring (JSON, mode 0600)")
     actions = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("status", help="print NONE, PENDING, ENABLED or LOCKED").add_argument("user")
@@ -270,7 +291,12 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("user")
     reset.add_argument("--actor", required=True, help="who performs the reset (audited)")
     reset.add_argument("--reason", required=True, help="why, e.g. a ticket number (audited)")
-    actions.add_parser("rotate-keys", help="add a new current key to the key file and re-seal every secret")
+    rotate = actions.add_parser("rotate-keys", help="re-seal every secret under the key file's current key")
+    rotate.add_argument(
+        "--new-key",
+        action="store_true",
+        help="first add a new random key to the key file and make it current",
+    )
     admin.set_defaults(run=_admin)
     return parser
 

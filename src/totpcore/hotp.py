@@ -49,6 +49,8 @@ class Algorithm(enum.Enum):
         self._constructor: Callable[[bytes], _Hash] = getattr(hashlib, value.lower())
         #: The hash block size in bytes (RFC 2104 B).
         self.block_size: int = 128 if value == "SHA512" else 64
+        #: The HMAC output size in bytes: 20, 32 or 64 (RFC 6238 §5.1: the recommended key size).
+        self.digest_size: int = self._constructor(b"").digest_size
 
 
 # The format string and modulus 10**digits of each code length.

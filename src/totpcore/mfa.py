@@ -56,7 +56,9 @@ class Outcome(enum.Enum):
     ACCEPTED = "accepted"
     INVALID = "invalid"  # well formed, wrong
     MALFORMED = "malformed"  # neither an app code nor a recovery code
-    REPLAYED = "replayed"  # a code (or recovery code) already used
+    REPLAYED = "replayed"  # an app code for a step already accepted, or a recovery code a
+    # concurrent request consumed first (a recovery code used earlier is simply INVALID:
+    # used codes are deleted, so they match nothing)
     THROTTLED = "throttled"  # too soon after failures: retry_after says when
     LOCKED = "locked"  # too many consecutive failures: a support reset is needed
     NOT_ENROLLED = "not_enrolled"  # no confirmed MFA for this user
@@ -136,6 +138,15 @@ class AuditEvent:
     recovery_codes_left: int | None = None
     actor: str | None = None
     reason: str | None = None
+
+    def describe(self) -> str:
+        """One line, ``type user=... outcome=...``, listing the fields that are set."""
+        fields = [f"user={self.user_id}"]
+        for name in ("outcome", "method", "offset", "recovery_codes_left", "actor", "reason"):
+            value = getattr(self, name)
+            if value is not None:
+                fields.append(f"{name}={value.value if isinstance(value, enum.Enum) else value}")
+        return f"{self.type.value} {' '.join(fields)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +269,8 @@ class MfaService:
         """
         user_id = _user(user_id)
         policy = self._policy
-        secret = Secret.generate()
+        # RFC 6238 §5.1: keys SHOULD be of the length of the HMAC output (20, 32 or 64 bytes).
+        secret = Secret.generate(policy.algorithm.digest_size)
         otp = TOTP(secret, digits=policy.digits, period=policy.period, algorithm=policy.algorithm)
         uri = build_uri(otp, account=account, issuer=self._issuer)  # validates *account* first
         began = self._store.begin(
@@ -598,10 +610,4 @@ def _outcome_of(error: Exception) -> Outcome:
 
 def _log_event(event: AuditEvent) -> None:
     """The default audit sink: one INFO record on the ``totpcore.audit`` logger."""
-    fields = {name: getattr(event, name) for name in AuditEvent.__slots__}
-    summary = " ".join(
-        f"{name}={value.value if isinstance(value, enum.Enum) else value}"
-        for name, value in fields.items()
-        if value is not None
-    )
-    logging.getLogger(AUDIT_LOGGER).info("%s", summary, extra={"totpcore_event": event})
+    logging.getLogger(AUDIT_LOGGER).info("%s", event.describe(), extra={"totpcore_event": event})
