@@ -149,12 +149,16 @@ class TestConsoleScript:
         assert code == EXIT_OK
         assert "pip install 'totpcore[qr]'" in out
 
-    def test_usage_error(self) -> None:
-        """An unknown command exits 2 with argparse's usage, no traceback."""
-        out = run("frobnicate")
+    @pytest.mark.parametrize(
+        "args",
+        [("frobnicate",), ("uri", "--issuer", "I"), ("admin", "status", "alice"), ("code", "--digits", "9")],
+    )
+    def test_usage_errors(self, args: tuple[str, ...]) -> None:
+        """Unknown commands, missing or bad arguments: one line on stderr, exit 2."""
+        out = run(*args)
         assert out.returncode == EXIT_USAGE
-        assert "invalid choice" in out.stderr
-        assert "Traceback" not in out.stderr
+        one_line_error(out.stderr)
+        assert "--help" in out.stderr
 
     def test_module_entry_point(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """`python -m totpcore` exits with main()'s code."""

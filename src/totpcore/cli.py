@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from totpcore._selftest import check_rfc4226, check_rfc6238
 from totpcore.errors import StoreError, TotpcoreError
@@ -216,6 +216,13 @@ def _demo(args: argparse.Namespace, out: TextIO, _: TextIO) -> int:
 # -- parser -------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"totpcore: {self.prog}: {message} (see --help)\n")
+
+
 def _secret_sources(parser: argparse.ArgumentParser, *, uri: bool) -> None:
     source = parser.add_mutually_exclusive_group()
     if uri:
@@ -238,7 +245,7 @@ def _otp_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="totpcore",
         description="RFC 4226 HOTP and RFC 6238 TOTP two-factor authentication.",
         epilog="Exit codes: 0 success, 1 check failed or refused, 2 bad usage or input, 3 database error. "
