@@ -19,7 +19,6 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from os import getpid
 from typing import ClassVar, Generic, TypeVar
 
@@ -27,7 +26,7 @@ from totpcore._checks import COUNTER_LIMIT, check_int
 from totpcore.errors import StoreError
 from totpcore.store import _sql
 from totpcore.store._sql import Dialect, Row
-from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord
+from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord, decide_claim
 from totpcore.throttle import Throttle
 
 __all__ = ["SqlStore"]
@@ -315,23 +314,16 @@ class SqlStore(abc.ABC, Generic[C]):
 
         def work(db: _Session[C]) -> Claim:
             record = self._record(db.rows(_sql.LOAD_FOR_UPDATE, user_id=user_id))
-            if record is None:
-                return Claim(ClaimResult.NOT_ENROLLED)
-            if record.status is Status.LOCKED:
-                return Claim(ClaimResult.LOCKED, record)
-            if now < record.next_attempt_at:
-                return Claim(ClaimResult.THROTTLED, record, retry_after=record.next_attempt_at - now)
-            failures = record.failures + 1
-            next_attempt_at = now + throttle.delay_after(failures)
-            db.rows(
-                _sql.RECORD_ATTEMPT,
-                user_id=user_id,
-                failures=failures,
-                next_attempt_at=next_attempt_at,
-                now=now,
-            )
-            claimed = replace(record, failures=failures, next_attempt_at=next_attempt_at, updated_at=now)
-            return Claim(ClaimResult.CLAIMED, claimed)
+            claim = decide_claim(record, now=now, throttle=throttle)
+            if claim.result is ClaimResult.CLAIMED and claim.record is not None:
+                db.rows(
+                    _sql.RECORD_ATTEMPT,
+                    user_id=user_id,
+                    failures=claim.record.failures,
+                    next_attempt_at=claim.record.next_attempt_at,
+                    now=now,
+                )
+            return claim
 
         return self._run("claim_attempt", work, transaction=True)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from totpcore.throttle import Throttle
 
-__all__ = ["SCHEMA_VERSION", "Claim", "ClaimResult", "Status", "Store", "UserRecord"]
+__all__ = ["SCHEMA_VERSION", "Claim", "ClaimResult", "Status", "Store", "UserRecord", "decide_claim"]
 
 #: Bumped whenever the tables change; recorded by create_schema().
 SCHEMA_VERSION = 1
@@ -83,6 +83,24 @@ class Claim:
     result: ClaimResult
     record: UserRecord | None = None
     retry_after: float = 0.0  # seconds until the next attempt is allowed (THROTTLED)
+
+
+def decide_claim(record: UserRecord | None, *, now: float, throttle: Throttle) -> Claim:
+    """The rule of :meth:`Store.claim_attempt`, applied to the record the store has locked.
+
+    Pure: the store reads the record and writes back the claimed one, in one atomic step.
+    """
+    if record is None:
+        return Claim(ClaimResult.NOT_ENROLLED)
+    if record.status is Status.LOCKED:
+        return Claim(ClaimResult.LOCKED, record)
+    if now < record.next_attempt_at:
+        return Claim(ClaimResult.THROTTLED, record, retry_after=record.next_attempt_at - now)
+    failures = record.failures + 1
+    claimed = replace(
+        record, failures=failures, next_attempt_at=now + throttle.delay_after(failures), updated_at=float(now)
+    )
+    return Claim(ClaimResult.CLAIMED, claimed)
 
 
 class Store(Protocol):

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from totpcore._checks import COUNTER_LIMIT, check_int
 from totpcore.errors import StoreError
-from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord
+from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord, decide_claim
 from totpcore.throttle import Throttle
 
 __all__ = ["MemoryStore"]
@@ -35,6 +35,11 @@ class MemoryStore:
         if self._closed:
             raise StoreError("the store is closed")
         return self._users
+
+    def _enabled(self, user_id: str) -> UserRecord | None:
+        """The user's record if it is ENABLED (the caller holds the lock)."""
+        current = self._open().get(user_id)
+        return current if current is not None and current.status is Status.ENABLED else None
 
     def create_schema(self) -> None:
         """Record :data:`SCHEMA_VERSION` (there are no tables). Idempotent."""
@@ -117,7 +122,7 @@ class MemoryStore:
                 failures=0,
                 next_attempt_at=0.0,
                 recovery_params=recovery_params,
-                recovery=tuple((index, bytes(digest)) for index, digest in enumerate(digests)),
+                recovery=_indexed(digests),
                 updated_at=float(now),
                 enabled_at=float(now),
             )
@@ -127,33 +132,20 @@ class MemoryStore:
         """Count an attempt before it is evaluated, unless it must be refused."""
         with self._lock:
             users = self._open()
-            current = users.get(user_id)
-            if current is None:
-                return Claim(ClaimResult.NOT_ENROLLED)
-            if current.status is Status.LOCKED:
-                return Claim(ClaimResult.LOCKED, current)
-            if now < current.next_attempt_at:
-                return Claim(ClaimResult.THROTTLED, current, retry_after=current.next_attempt_at - now)
-            failures = current.failures + 1
-            claimed = replace(
-                current,
-                failures=failures,
-                next_attempt_at=now + throttle.delay_after(failures),
-                updated_at=float(now),
-            )
-            users[user_id] = claimed
-            return Claim(ClaimResult.CLAIMED, claimed)
+            claim = decide_claim(users.get(user_id), now=now, throttle=throttle)
+            if claim.result is ClaimResult.CLAIMED and claim.record is not None:
+                users[user_id] = claim.record
+            return claim
 
     def lock_if_exhausted(self, user_id: str, *, throttle: Throttle, now: float) -> bool:
         """ENABLED -> LOCKED if ``throttle.locks_at(failures)``."""
         with self._lock:
-            users = self._open()
-            current = users.get(user_id)
-            if current is None or current.status is not Status.ENABLED:
+            current = self._enabled(user_id)
+            if current is None:
                 return False
             if not throttle.locks_at(current.failures):
                 return False
-            users[user_id] = replace(current, status=Status.LOCKED, updated_at=float(now))
+            self._users[user_id] = replace(current, status=Status.LOCKED, updated_at=float(now))
             return True
 
     def accept_step(self, user_id: str, *, step: int, drift: int, now: float) -> bool:
@@ -164,13 +156,12 @@ class MemoryStore:
         """
         check_int("step", step, 0, COUNTER_LIMIT - 1)
         with self._lock:
-            users = self._open()
-            current = users.get(user_id)
-            if current is None or current.status is not Status.ENABLED:
+            current = self._enabled(user_id)
+            if current is None:
                 return False
             if current.last_step is not None and current.last_step >= step:
                 return False
-            users[user_id] = replace(
+            self._users[user_id] = replace(
                 current, last_step=step, drift=drift, failures=0, next_attempt_at=0.0, updated_at=float(now)
             )
             return True
@@ -178,16 +169,15 @@ class MemoryStore:
     def consume_recovery(self, user_id: str, *, index: int, digest: bytes, now: float) -> int | None:
         """Delete the unused recovery code ``(index, digest)`` of an ENABLED user, once."""
         with self._lock:
-            users = self._open()
-            current = users.get(user_id)
-            if current is None or current.status is not Status.ENABLED:
+            current = self._enabled(user_id)
+            if current is None:
                 return None
             left = tuple(
                 (i, d) for i, d in current.recovery if not (i == index and hmac.compare_digest(d, digest))
             )
             if len(left) == len(current.recovery):
                 return None
-            users[user_id] = replace(
+            self._users[user_id] = replace(
                 current, recovery=left, failures=0, next_attempt_at=0.0, updated_at=float(now)
             )
             return len(left)
@@ -197,14 +187,13 @@ class MemoryStore:
     ) -> bool:
         """Replace the whole recovery set of an ENABLED user. ``False`` if not ENABLED."""
         with self._lock:
-            users = self._open()
-            current = users.get(user_id)
-            if current is None or current.status is not Status.ENABLED:
+            current = self._enabled(user_id)
+            if current is None:
                 return False
-            users[user_id] = replace(
+            self._users[user_id] = replace(
                 current,
                 recovery_params=recovery_params,
-                recovery=tuple((index, bytes(digest)) for index, digest in enumerate(digests)),
+                recovery=_indexed(digests),
                 updated_at=float(now),
             )
             return True
@@ -234,3 +223,8 @@ class MemoryStore:
         with self._lock:
             self._closed = True
             self._users = {}
+
+
+def _indexed(digests: Sequence[bytes]) -> tuple[tuple[int, bytes], ...]:
+    """A new recovery set as stored: code *i* of the generated set is ``(i, digest)``."""
+    return tuple((index, bytes(digest)) for index, digest in enumerate(digests))
