@@ -26,7 +26,10 @@ from typing import NoReturn, TextIO
 from totpcore._selftest import check_rfc4226, check_rfc6238
 from totpcore.errors import StoreError, TotpcoreError
 from totpcore.hotp import HOTP, Algorithm
+from totpcore.mfa import AuditEvent, MfaService
+from totpcore.sealing import KeyRing
 from totpcore.secret import Secret
+from totpcore.store import Status, open_store
 from totpcore.totp import TOTP
 from totpcore.uri import build_uri, parse_uri
 
@@ -164,17 +167,13 @@ def _write_new(path: str, data: bytes) -> None:
 
 
 def _admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from totpcore.mfa import AuditEvent, MfaService  # noqa: PLC0415  # keeps `code` and `uri` light
-    from totpcore.sealing import KeyRing  # noqa: PLC0415
-    from totpcore.store import Status, open_store  # noqa: PLC0415
-
     url = args.db or os.environ.get(DB_ENV_VAR)
     if not url:
         raise CliError(f"give the database with --db URL or the {DB_ENV_VAR} environment variable")
     keyring = KeyRing.from_file(args.key_file)
     if args.action == "rotate-keys" and args.new_key:
         keyring = keyring.rotated()
-        _replace_key_file(args.key_file, keyring.to_json())
+        _replace_key_file(args.key_file, keyring)
         print(f"added key {keyring.current} to {args.key_file}; it seals from now on", file=out)
 
     def audit(event: AuditEvent) -> None:
@@ -200,10 +199,10 @@ def _admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         store.close()
 
 
-def _replace_key_file(path: str, text: str) -> None:
+def _replace_key_file(path: str, keyring: KeyRing) -> None:
     """Replace the key file atomically, keeping mode 0600 (old keys stay inside)."""
     temporary = f"{path}.new"
-    _write_new(temporary, text.encode("utf-8"))
+    keyring.save(temporary)  # created new, mode 0600
     Path(temporary).replace(path)
 
 
