@@ -41,9 +41,9 @@ def check_digits(digits: object) -> int:
     return check_int("digits", digits, MIN_DIGITS, MAX_DIGITS)
 
 
-def check_counter(counter: object) -> int:
-    """Return *counter* if it fits the 8-byte counter of RFC 4226 §5.2."""
-    return check_int("counter", counter, 0, COUNTER_LIMIT - 1)
+def check_counter(counter: object, name: str = "counter") -> int:
+    """Return *counter* (a counter, step or t0) if it fits the 8-byte counter of RFC 4226 §5.2."""
+    return check_int(name, counter, 0, COUNTER_LIMIT - 1)
 
 
 def unix_seconds(t: object) -> int | float:

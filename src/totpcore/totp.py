@@ -6,7 +6,15 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from totpcore._checks import COUNTER_LIMIT, UnixTime, check_int, parse_code, parse_codes, step_of
+from totpcore._checks import (
+    COUNTER_LIMIT,
+    UnixTime,
+    check_counter,
+    check_int,
+    parse_code,
+    parse_codes,
+    step_of,
+)
 from totpcore.errors import InvalidCode
 from totpcore.hotp import Algorithm, _KeyedOtp
 from totpcore.secret import Secret
@@ -62,7 +70,7 @@ class TOTP(_KeyedOtp):
             or not (1 <= period <= MAX_PERIOD and 0 <= t0 < COUNTER_LIMIT)
         ):
             check_int("period", period, 1, MAX_PERIOD)  # one of these raises the precise error
-            check_int("t0", t0, 0, COUNTER_LIMIT - 1)
+            check_counter(t0, "t0")
         self._period = period
         self._t0 = t0
 
@@ -198,4 +206,4 @@ class TOTP(_KeyedOtp):
 
 
 def _last(last_step: int | None) -> int | None:
-    return None if last_step is None else check_int("last_step", last_step, 0, COUNTER_LIMIT - 1)
+    return None if last_step is None else check_counter(last_step, "last_step")

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from os import getpid
 from typing import ClassVar, Generic, TypeVar
 
-from totpcore._checks import COUNTER_LIMIT, check_int
+from totpcore._checks import check_counter
 from totpcore.errors import StoreError
 from totpcore.store import _sql
 from totpcore.store._sql import Dialect, Row
@@ -72,10 +72,6 @@ class _Session(Generic[C]):
     def many(self, statement: str, params: Sequence[Mapping[str, object]]) -> None:
         """Run *statement* once per parameter set."""
         self._execute_many(self._conn, self._dialect.sql(statement), params)
-
-
-def _check_step(step: int) -> int:
-    return check_int("step", step, 0, COUNTER_LIMIT - 1)
 
 
 class SqlStore(abc.ABC, Generic[C]):
@@ -287,7 +283,7 @@ class SqlStore(abc.ABC, Generic[C]):
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
             StoreError: the database failed.
         """
-        _check_step(step)
+        check_counter(step, "step")
 
         def work(db: _Session[C]) -> bool:
             activated = db.rows(
@@ -347,7 +343,7 @@ class SqlStore(abc.ABC, Generic[C]):
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
             StoreError: the database failed; the code must not be accepted.
         """
-        encoded = self.dialect.encode_step(_check_step(step))
+        encoded = self.dialect.encode_step(check_counter(step, "step"))
         rows = self._run(
             "accept_step",
             lambda db: db.rows(_sql.ACCEPT_STEP, user_id=user_id, step=encoded, drift=drift, now=now),

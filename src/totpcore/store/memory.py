@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
-from totpcore._checks import COUNTER_LIMIT, check_int
+from totpcore._checks import check_counter
 from totpcore.errors import StoreError
 from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord, decide_claim
 from totpcore.throttle import Throttle
@@ -104,7 +104,7 @@ class MemoryStore:
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
         """
-        check_int("step", step, 0, COUNTER_LIMIT - 1)
+        check_counter(step, "step")
         with self._lock:
             users = self._open()
             current = users.get(user_id)
@@ -154,7 +154,7 @@ class MemoryStore:
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
         """
-        check_int("step", step, 0, COUNTER_LIMIT - 1)
+        check_counter(step, "step")
         with self._lock:
             current = self._enabled(user_id)
             if current is None:
