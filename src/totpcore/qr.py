@@ -49,18 +49,7 @@ def svg(uri: str, *, scale: int = 4) -> str:
         UriError: *uri* is not an ASCII ``otpauth://`` URI, or too long for a QR code.
         ConfigurationError: *scale* is outside 1 to 100.
     """
-    buffer = io.BytesIO()
-    _symbol(uri).save(
-        buffer,
-        kind="svg",
-        scale=_scale(scale),
-        border=_QUIET_ZONE,
-        dark="#000",
-        light="#fff",
-        xmldecl=False,
-        nl=False,
-    )
-    return buffer.getvalue().decode("utf-8")
+    return _image(uri, scale, "svg", xmldecl=False, nl=False).decode("utf-8")
 
 
 def png(uri: str, *, scale: int = 8) -> bytes:
@@ -76,9 +65,7 @@ def png(uri: str, *, scale: int = 8) -> bytes:
         UriError: *uri* is not an ASCII ``otpauth://`` URI, or too long for a QR code.
         ConfigurationError: *scale* is outside 1 to 100.
     """
-    buffer = io.BytesIO()
-    _symbol(uri).save(buffer, kind="png", scale=_scale(scale), border=_QUIET_ZONE, dark="#000", light="#fff")
-    return buffer.getvalue()
+    return _image(uri, scale, "png")
 
 
 def terminal(uri: str) -> str:
@@ -100,8 +87,19 @@ def terminal(uri: str) -> str:
     return out.getvalue()
 
 
-def _scale(scale: int) -> int:
-    return check_int("scale", scale, 1, _MAX_SCALE)
+def _image(uri: str, scale: int, kind: str, **options: object) -> bytes:
+    """Render *uri* as a *kind* image: black on white, with the quiet zone, *scale* per module."""
+    buffer = io.BytesIO()
+    _symbol(uri).save(
+        buffer,
+        kind=kind,
+        scale=check_int("scale", scale, 1, _MAX_SCALE),
+        border=_QUIET_ZONE,
+        dark="#000",
+        light="#fff",
+        **options,
+    )
+    return buffer.getvalue()
 
 
 def _symbol(uri: str) -> segno.QRCode:
