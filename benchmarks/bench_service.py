@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import tempfile
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-from harness import Row, postgres
+from harness import CLIENTS, Row, postgres, threaded
 from totpcore import TOTP, MfaService, Secret
 from totpcore.sealing import KeyRing
 from totpcore.store import PostgresStore, SQLiteStore, Store
 
 START = 1_700_000_010.0
-CLIENTS = 8
-TIMEOUT = 120.0
 
 
 class _Clock:
@@ -60,32 +58,19 @@ def _rates(store: Store, count: int, clients: int) -> tuple[float, float]:
     """(logins/s, accept_step/s) with *clients* threads, each on its own user."""
     clock, keyring = _Clock(), KeyRing.generate()
     service = MfaService(store, issuer="bench", keyring=keyring, clock=clock)
-    codes = {}
-    for k in range(clients):
-        phone = _enrol(service, clock, f"u{k}")
-        codes[f"u{k}"] = [phone.at(START + 30 * i) for i in range(1, count + 1)]
+    users = [f"u{k}" for k in range(clients)]
+    codes = []
+    for user_id in users:
+        phone = _enrol(service, clock, user_id)
+        codes.append([phone.at(START + 30 * i) for i in range(1, count + 1)])
 
-    def timed(work: str) -> float:
-        barrier = threading.Barrier(clients + 1, timeout=TIMEOUT)
+    def rate(work: Callable[[int], None]) -> float:
+        return clients * count / threaded(clients, lambda k: store.load(users[k]), work)  # opens connections
 
-        def client(user_id: str) -> None:
-            store.load(user_id)  # open this thread's connection before the clock starts
-            barrier.wait()
-            if work == "login":
-                _logins(service, clock, user_id, codes[user_id])
-            else:
-                _accepts(store, user_id, count)
-
-        threads = [threading.Thread(target=client, args=(user,)) for user in codes]
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        return clients * count / (time.perf_counter() - start)
-
-    return timed("login"), timed("accept")
+    return (
+        rate(lambda k: _logins(service, clock, users[k], codes[k])),
+        rate(lambda k: _accepts(store, users[k], count)),
+    )
 
 
 def _rows(name: str, logins: float, accepts: float) -> list[Row]:

@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import multiprocessing
 import tempfile
-import threading
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from harness import Row, postgres
+from harness import CLIENTS, TIMEOUT, Row, postgres, threaded
 from totpcore.store import PostgresStore, SQLiteStore, Store
-
-CLIENTS = 8
-TIMEOUT = 120.0
 
 
 def _enroll(store: Store, user_id: str) -> None:
@@ -55,21 +51,11 @@ def _sqlite_rate(count: int, rounds: int) -> float:
 def _pg_threads(dsn: str, count: int) -> float:
     """Accepted steps per second, 8 threads of one process sharing one PostgresStore."""
     store = PostgresStore(dsn)
-    barrier = threading.Barrier(CLIENTS + 1, timeout=TIMEOUT)
-
-    def client(k: int) -> None:
-        store.load(f"t{k}")  # open this thread's connection before the clock starts
-        barrier.wait()
-        _accept_many(store, f"t{k}", 1, count)
-
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = threaded(
+        CLIENTS,
+        lambda k: store.load(f"t{k}"),  # opens this thread's connection
+        lambda k: _accept_many(store, f"t{k}", 1, count),
+    )
     store.close()
     return CLIENTS * count / elapsed
 

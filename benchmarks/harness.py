@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import time
 import timeit
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pg_cluster import PgCluster, PgUnavailableError
+
+#: The concurrent clients of the PostgreSQL sections, and how long any of them may wait.
+CLIENTS = 8
+TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,28 @@ def compare(
 def alone(operation: str, ours: Callable[[], object], *, number: int, rounds: int) -> Row:
     """Time a totpcore operation that has no peer."""
     return Row(operation, min(per_op(ours, number) for _ in range(rounds)))
+
+
+def threaded(clients: int, setup: Callable[[int], object], work: Callable[[int], object]) -> float:
+    """Seconds for *clients* threads to run ``work(k)``, all released at once.
+
+    Each thread runs ``setup(k)`` (say, opening its connection) before the clock starts.
+    """
+    barrier = threading.Barrier(clients + 1, timeout=TIMEOUT)
+
+    def client(k: int) -> None:
+        setup(k)
+        barrier.wait()
+        work(k)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
 
 
 @contextlib.contextmanager
