@@ -31,6 +31,8 @@ import pyotp
 
 from harness import Row, compare
 from totpcore import TOTP, Algorithm, InvalidCode, Secret
+from totpcore._checks import COUNTER_LIMIT
+from totpcore.hotp import _FORMATS
 from totpcore.totp import MAX_PERIOD
 
 KEY = bytes(range(20))
@@ -41,8 +43,6 @@ _UNPACK = struct.Struct(">I").unpack_from
 _IPAD = bytes(b ^ 0x36 for b in range(256))
 _OPAD = bytes(b ^ 0x5C for b in range(256))
 _SIX_DIGITS = "%06d"  # what totpcore formats a 6-digit code with
-_FORMATS = {digits: (f"%0{digits}d", 10**digits) for digits in (6, 7, 8)}
-_LIMIT = 2**64
 
 
 def bare_code(key: bytes, t: int) -> str:
@@ -107,7 +107,7 @@ class ObjectBound:
             or type(period) is not int
             or type(t0) is not int
             or digits not in _FORMATS
-            or not (1 <= period <= MAX_PERIOD and 0 <= t0 < _LIMIT)
+            or not (1 <= period <= MAX_PERIOD and 0 <= t0 < COUNTER_LIMIT)
         ):
             raise TypeError  # a real API explains which argument, off the fast path
         self._format, self._modulus = _FORMATS[digits]
@@ -126,7 +126,7 @@ class ObjectBound:
         if type(t) is not int:
             raise TypeError
         step = (t - self._t0) // self._period
-        if not 0 <= step < _LIMIT:
+        if not 0 <= step < COUNTER_LIMIT:
             raise ValueError
         ih = self._inner.copy()
         ih.update(_PACK(step))
