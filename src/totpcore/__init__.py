@@ -1,6 +1,6 @@
 """totpcore: RFC 4226 HOTP and RFC 6238 TOTP with a drift-tolerant, replay-safe verifier.
 
-This module only re-exports the public names; see DESIGN.md section 3 and ``docs/``.
+This module only re-exports the public names; ``docs/design.md`` explains the layers.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from totpcore.errors import (
     EnrollmentError,
     InvalidCode,
     MalformedCode,
+    Outcome,
     PolicyError,
+    RecordError,
     ReplayedCode,
     SecretError,
     StoreError,
@@ -19,8 +21,23 @@ from totpcore.errors import (
     VerificationError,
 )
 from totpcore.hotp import HOTP, Algorithm, hotp
-from totpcore.mfa import AuditEvent, Enrollment, EventType, LoginResult, Method, MfaService, Outcome, Policy
+from totpcore.sealing import KeyRing
 from totpcore.secret import Secret
+from totpcore.service import (
+    AsyncMfaService,
+    AuditEvent,
+    Enrollment,
+    EventType,
+    KeyRotation,
+    LoginResult,
+    Method,
+    MfaService,
+    MfaState,
+    Policy,
+    Requirement,
+    open_async_service,
+    open_service,
+)
 from totpcore.store.base import Status
 from totpcore.throttle import Throttle
 from totpcore.totp import TOTP
@@ -31,22 +48,28 @@ __all__ = [
     "HOTP",
     "TOTP",
     "Algorithm",
+    "AsyncMfaService",
     "AuditEvent",
     "ConfigurationError",
     "Enrollment",
     "EnrollmentError",
     "EventType",
     "InvalidCode",
+    "KeyRing",
+    "KeyRotation",
     "LoginResult",
     "MalformedCode",
     "Match",
     "Method",
     "MfaService",
+    "MfaState",
     "Outcome",
     "Policy",
     "PolicyError",
     "ProvisioningUri",
+    "RecordError",
     "ReplayedCode",
+    "Requirement",
     "Secret",
     "SecretError",
     "Status",
@@ -58,5 +81,7 @@ __all__ = [
     "Window",
     "build_uri",
     "hotp",
+    "open_async_service",
+    "open_service",
     "parse_uri",
 ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from totpcore.mfa import AuditEvent, LoginResult, MfaService
 from totpcore.sealing import KeyRing
 from totpcore.secret import Secret
+from totpcore.service import AuditEvent, LoginResult, MfaService
 from totpcore.store import SQLiteStore, Status
 from totpcore.totp import TOTP
 

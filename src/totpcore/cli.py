@@ -26,9 +26,9 @@ from typing import NoReturn, TextIO
 from totpcore._selftest import check_rfc4226, check_rfc6238
 from totpcore.errors import StoreError, TotpcoreError
 from totpcore.hotp import HOTP, Algorithm
-from totpcore.mfa import AuditEvent, MfaService
 from totpcore.sealing import KeyRing
 from totpcore.secret import Secret
+from totpcore.service import AuditEvent, MfaService
 from totpcore.store import Status, open_store
 from totpcore.totp import TOTP
 from totpcore.uri import build_uri, parse_uri
@@ -183,9 +183,11 @@ def _admin(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         service = MfaService(store, issuer="totpcore admin", keyring=keyring, audit=audit)
         if args.action == "rotate-keys":
-            count = service.rotate_keys()
-            print(f"re-sealed {count} secret(s) under key {keyring.current}", file=out)
-            return EXIT_OK
+            rotation = service.rotate_keys()
+            print(f"re-sealed {rotation.resealed} user(s) under key {keyring.current}", file=out)
+            for user in rotation.skipped:
+                print(f"skipped {user!r}: its stored row cannot be re-sealed (see the audit trail)", file=err)
+            return EXIT_FAILED if rotation.skipped else EXIT_OK
         status = service.status(args.user)
         if status is Status.NONE:
             raise CliError(f"no MFA record for user {args.user!r}", EXIT_FAILED)

@@ -47,12 +47,15 @@ __all__ = [
     "MIN_BITS",
     "SALT_BYTES",
     "SCHEME",
+    "SEALED_SCHEME",
     "Argon2Params",
     "CodeSetParams",
     "HashedCodes",
     "RecoveryMatch",
+    "check_stored",
     "generate_codes",
     "hash_codes",
+    "is_well_formed",
     "match_code",
     "needs_rehash",
     "normalize",
@@ -71,6 +74,11 @@ MAX_BITS: Final = 160
 #: The scheme named at the start of every parameter string. "rc1" is the construction
 #: (input, associated data, tag length); a different construction gets a new name.
 SCHEME: Final = "totpcore-rc1-argon2id"
+#: The same construction, with each stored digest sealed by the verifier under a key the
+#: database does not hold (NIST SP 800-63B §5.1.1.2: a secret salt known only to the
+#: verifier). This module derives and compares; the caller seals and unseals
+#: (:class:`totpcore.MfaService` does it with its key ring).
+SEALED_SCHEME: Final = "totpcore-rc2-argon2id"
 #: RFC 9106 §4 recommends a 256-bit tag.
 DIGEST_BYTES: Final = 32
 #: RFC 9106 §4 recommends a 128-bit salt; NIST SP 800-63B §5.1.2.2 asks for at least 32 bits.
@@ -146,7 +154,8 @@ class CodeSetParams:
 
     ``v`` is the Argon2 version (0x13), ``m``/``t``/``p`` the :class:`Argon2Params`,
     ``c`` the number of characters of a normalised code, and the salt is shared by every
-    code of the set (one per set, from :mod:`secrets`).
+    code of the set (one per set, from :mod:`secrets`). With *sealed*, the scheme is
+    :data:`SEALED_SCHEME`: the stored digests are sealed by the verifier.
 
     Raises:
         TypeError: a field has the wrong type.
@@ -157,6 +166,7 @@ class CodeSetParams:
     argon2: Argon2Params
     length: int
     salt: bytes
+    sealed: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.argon2, Argon2Params):
@@ -173,7 +183,7 @@ class CodeSetParams:
         cost = self.argon2
         salt = base64.b64encode(self.salt).decode("ascii").rstrip("=")
         return (
-            f"${SCHEME}$v={_ARGON2_VERSION}"
+            f"${SEALED_SCHEME if self.sealed else SCHEME}$v={_ARGON2_VERSION}"
             f"$m={cost.memory_kib},t={cost.iterations},p={cost.lanes},c={self.length}${salt}"
         )
 
@@ -196,9 +206,10 @@ class CodeSetParams:
         if len(parts) != 5 or parts[0]:
             raise ConfigurationError(f"not a recovery-code parameter string: expected ${SCHEME}$v=19$...")
         _, scheme, version, costs, salt_text = parts
-        if scheme != SCHEME:
+        if scheme not in (SCHEME, SEALED_SCHEME):
             raise ConfigurationError(
-                f"unknown recovery-code scheme {scheme[:32]!r}: this version of totpcore reads {SCHEME!r}"
+                f"unknown recovery-code scheme {scheme[:32]!r}: this version of totpcore reads "
+                f"{SCHEME!r} and {SEALED_SCHEME!r}"
             )
         if version != f"v={_ARGON2_VERSION}":
             raise ConfigurationError(f"unsupported Argon2 version {version[:16]!r}: expected 'v=19'")
@@ -208,7 +219,9 @@ class CodeSetParams:
                 "malformed costs in the parameter string: expected m=<KiB>,t=<n>,p=<n>,c=<n>"
             )
         memory, iterations, lanes, length = (int(value) for value in fields.groups())
-        return cls(Argon2Params(memory, iterations, lanes), length, _decode_salt(salt_text))
+        return cls(
+            Argon2Params(memory, iterations, lanes), length, _decode_salt(salt_text), scheme == SEALED_SCHEME
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,13 +299,17 @@ def normalize(text: str, *, bits: int = DEFAULT_BITS) -> str:
     return _normalise(text, _length_for(bits))
 
 
-def hash_codes(codes: Iterable[str], *, params: Argon2Params = DEFAULT_PARAMS, context: bytes) -> HashedCodes:
+def hash_codes(
+    codes: Iterable[str], *, params: Argon2Params = DEFAULT_PARAMS, context: bytes, sealed: bool = False
+) -> HashedCodes:
     """Hash a generated set for storage: one new salt for the set, one digest per code.
 
     Costs one Argon2id evaluation per code. *context* binds the digests to their owner
     (it is Argon2id associated data): pass the same bytes, typically ``user_id.encode()``,
     to :func:`match_code`. Codes are normalised first, so grouped or compact forms hash
-    alike.
+    alike. With *sealed*, the parameter string names :data:`SEALED_SCHEME`, a promise
+    that the caller seals each digest before storing it (and unseals it before
+    :func:`match_code`).
 
     Raises:
         TypeError: *codes* is a single ``str`` or not iterable, *params* is not an
@@ -318,7 +335,7 @@ def hash_codes(codes: Iterable[str], *, params: Argon2Params = DEFAULT_PARAMS, c
         )
     if len(set(bodies)) != len(bodies):
         raise ConfigurationError("the set repeats a code; generate_codes() never does")
-    shape = CodeSetParams(params, length, secrets.token_bytes(SALT_BYTES))
+    shape = CodeSetParams(params, length, secrets.token_bytes(SALT_BYTES), sealed=sealed)
     return HashedCodes(shape.encode(), tuple(_derive(body, shape, ad) for body in bodies))
 
 
@@ -364,6 +381,33 @@ def match_code(
         raise InvalidCode("the recovery code matches no unused code of this user")
     index, digest = min(hits)
     return RecoveryMatch(index, digest)
+
+
+def check_stored(params: str, unused: Iterable[tuple[int, bytes]]) -> CodeSetParams:
+    """Check a stored set as :func:`match_code` will, without hashing anything; return its parameters.
+
+    Lets a caller refuse an unreadable set before it counts an attempt or spends a KDF.
+
+    Raises:
+        TypeError, ConfigurationError: as :func:`match_code` for *params* and *unused*.
+    """
+    shape = CodeSetParams.parse(params)
+    _stored_pairs(unused)
+    return shape
+
+
+def is_well_formed(text: object) -> bool:
+    """Whether *text* has the shape of a recovery code of some allowed length (64 to 160 bits).
+
+    Cheap and without a KDF: a caller can tell "not a recovery code at all" from "a code
+    worth checking" before it spends an Argon2id evaluation. :func:`match_code` still
+    checks the exact length of the user's set.
+    """
+    try:
+        body = _clean(text)
+    except MalformedCode:
+        return False
+    return _MIN_LENGTH <= len(body) <= _MAX_LENGTH
 
 
 def needs_rehash(params: str, current: Argon2Params = DEFAULT_PARAMS) -> bool:

@@ -8,8 +8,11 @@ Blob layout (version 1)::
 
     0x01 | len(key_id) (1 byte) | key_id (ASCII) | nonce (12 bytes) | ciphertext + tag (16 bytes)
 
-The associated data is ``b"totpcore-seal\\x01" + key_id + b"\\x00" + user_id``: a blob
-copied to another user's row, or with its header altered, fails authentication.
+The associated data is ``b"totpcore-seal\\x01" + key_id + b"\\x00" + user_id`` for a
+secret; a blob sealed with a *context* (a recovery-code digest names its index) uses
+``b"totpcore-seal-ctx\\x01" + key_id + b"\\x00" + len(context) (2 bytes) + context + user_id``.
+A blob copied to another user's row, to another purpose, or with its header altered,
+fails authentication.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from totpcore.errors import ConfigurationError, StoreError
+from totpcore.errors import ConfigurationError, RecordError
 
 __all__ = ["DEFAULT_ENV_VAR", "KEY_BYTES", "KeyRing"]
 
@@ -38,6 +41,7 @@ DEFAULT_ENV_VAR: Final = "TOTPCORE_KEYRING"
 _VERSION: Final = 1
 _NONCE_BYTES: Final = 12  # 96-bit random nonce (NIST SP 800-38D §8.2.2)
 _TAG_BYTES: Final = 16
+_MAX_CONTEXT: Final = 0xFFFF
 _KEY_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -110,40 +114,45 @@ class KeyRing:
 
     # -- sealing -----------------------------------------------------------------
 
-    def seal(self, plaintext: bytes, *, user_id: str) -> bytes:
-        """Encrypt *plaintext* for *user_id* under the current key, with a fresh nonce."""
+    def seal(self, plaintext: bytes, *, user_id: str, context: bytes = b"") -> bytes:
+        """Encrypt *plaintext* for *user_id* (and *context*) under the current key, with a fresh nonce.
+
+        Raises:
+            ConfigurationError: *user_id* is empty or *context* longer than 65535 bytes.
+        """
         key_id = self._current.encode("ascii")
         header = bytes([_VERSION, len(key_id)]) + key_id
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead[self._current].encrypt(nonce, plaintext, _associated(key_id, user_id))
+        sealed = self._aead[self._current].encrypt(nonce, plaintext, _associated(key_id, user_id, context))
         return header + nonce + sealed
 
-    def unseal(self, blob: bytes, *, user_id: str) -> bytes:
-        """Decrypt a blob sealed for *user_id*.
+    def unseal(self, blob: bytes, *, user_id: str, context: bytes = b"") -> bytes:
+        """Decrypt a blob sealed for *user_id* (and *context*).
 
         Raises:
-            ConfigurationError: the blob names a key id that is not in this ring.
-            StoreError: the blob is malformed, was tampered with, or was sealed for
-                another user. Fail closed: never fall back to anything.
+            RecordError: the blob is malformed, was tampered with, was sealed for another
+                user or purpose, or names a key id that is not in this ring. Fail
+                closed: never fall back to anything.
         """
         key_id, nonce, sealed = _split(blob)
         aead = self._aead.get(key_id)
         if aead is None:
-            raise ConfigurationError(
-                f"the secret is sealed under key {key_id!r}, which is not in the key ring"
+            raise RecordError(
+                f"a stored value is sealed under key {key_id!r}, which is not in the key ring "
+                "(keep old keys until rotate_keys() has re-sealed everything)"
             )
         try:
-            return aead.decrypt(nonce, sealed, _associated(key_id.encode("ascii"), user_id))
+            return aead.decrypt(nonce, sealed, _associated(key_id.encode("ascii"), user_id, context))
         except InvalidTag:
-            raise StoreError(
-                "a sealed secret failed authentication: it was altered or belongs to another user"
+            raise RecordError(
+                "a sealed value failed authentication: it was altered or belongs to another user"
             ) from None
 
     def key_id_of(self, blob: bytes) -> str:
         """Return the key id a blob is sealed under, without decrypting it.
 
         Raises:
-            StoreError: the blob is malformed.
+            RecordError: the blob is malformed.
         """
         return _split(blob)[0]
 
@@ -155,7 +164,7 @@ class KeyRing:
         """Return *blob*'s secret sealed under the current key (key rotation).
 
         Raises:
-            ConfigurationError, StoreError: as :meth:`unseal`.
+            RecordError: as :meth:`unseal`.
         """
         return self.seal(self.unseal(blob, user_id=user_id), user_id=user_id)
 
@@ -250,21 +259,34 @@ def _check_key_id(key_id: object) -> None:
         raise ConfigurationError("key ids are 1 to 64 characters from A-Z a-z 0-9 . _ -")
 
 
-def _associated(key_id: bytes, user_id: str) -> bytes:
+def _associated(key_id: bytes, user_id: str, context: bytes) -> bytes:
     if not isinstance(user_id, str) or not user_id:
         raise ConfigurationError("user_id must be a non-empty str")
-    return b"totpcore-seal" + bytes([_VERSION]) + key_id + b"\x00" + user_id.encode("utf-8")
+    if not context:  # a secret: the layout of the first version, kept so old blobs open
+        return b"totpcore-seal" + bytes([_VERSION]) + key_id + b"\x00" + user_id.encode("utf-8")
+    if len(context) > _MAX_CONTEXT:
+        raise ConfigurationError(f"a sealing context is at most {_MAX_CONTEXT} bytes")
+    # Key ids hold no NUL and the context is length-prefixed: no two inputs share a layout.
+    return (
+        b"totpcore-seal-ctx"
+        + bytes([_VERSION])
+        + key_id
+        + b"\x00"
+        + len(context).to_bytes(2, "big")
+        + context
+        + user_id.encode("utf-8")
+    )
 
 
-def _split(blob: bytes) -> tuple[str, bytes, bytes]:
-    """Return (key id, nonce, ciphertext+tag) of a version-1 blob, or raise StoreError."""
+def _split(blob: object) -> tuple[str, bytes, bytes]:
+    """Return (key id, nonce, ciphertext+tag) of a version-1 blob, or raise RecordError."""
     if not isinstance(blob, bytes) or len(blob) < 2 or blob[0] != _VERSION:
-        raise StoreError("not a sealed secret (unknown format or version)")
+        raise RecordError("not a sealed value (unknown format or version)")
     end = 2 + blob[1]
     if len(blob) < end + _NONCE_BYTES + _TAG_BYTES:
-        raise StoreError("a sealed secret is truncated")
+        raise RecordError("a sealed value is truncated")
     try:
         key_id = blob[2:end].decode("ascii")
     except UnicodeDecodeError:
-        raise StoreError("a sealed secret has a malformed key id") from None
+        raise RecordError("a sealed value has a malformed key id") from None
     return key_id, blob[end : end + _NONCE_BYTES], blob[end + _NONCE_BYTES :]

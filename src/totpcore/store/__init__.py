@@ -1,8 +1,8 @@
-"""Persistence of MFA state behind one protocol (DESIGN.md section 7).
+"""Persistence of MFA state behind one protocol, blocking and async (``docs/storage.md``).
 
-``MemoryStore`` and ``open_store`` load nothing optional; ``SQLiteStore`` and
-``PostgresStore`` are imported on first access (PEP 562), so ``import totpcore.store``
-loads neither ``sqlite3`` nor ``psycopg``.
+``MemoryStore``, ``AsyncStoreAdapter`` and the URL openers load nothing optional;
+``SQLiteStore``, ``PostgresStore`` and ``AsyncPostgresStore`` are imported on first
+access (PEP 562), so ``import totpcore.store`` loads neither ``sqlite3`` nor ``psycopg``.
 """
 
 from __future__ import annotations
@@ -10,16 +10,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, Store, UserRecord
+from totpcore.store.aio import AsyncStoreAdapter
+from totpcore.store.base import SCHEMA_VERSION, AsyncStore, Claim, ClaimResult, Status, Store, UserRecord
 from totpcore.store.memory import MemoryStore
-from totpcore.store.url import open_store
+from totpcore.store.url import open_async_store, open_store
 
 if TYPE_CHECKING:
-    from totpcore.store.postgres import PostgresStore
+    from totpcore.store.postgres import AsyncPostgresStore, PostgresStore
     from totpcore.store.sqlite import SQLiteStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsyncPostgresStore",
+    "AsyncStore",
+    "AsyncStoreAdapter",
     "Claim",
     "ClaimResult",
     "MemoryStore",
@@ -28,10 +32,15 @@ __all__ = [
     "Status",
     "Store",
     "UserRecord",
+    "open_async_store",
     "open_store",
 ]
 
-_LAZY = {"SQLiteStore": "totpcore.store.sqlite", "PostgresStore": "totpcore.store.postgres"}
+_LAZY = {
+    "SQLiteStore": "totpcore.store.sqlite",
+    "PostgresStore": "totpcore.store.postgres",
+    "AsyncPostgresStore": "totpcore.store.postgres",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -2,12 +2,18 @@
 
 Every statement is written once, with ``:name`` placeholders (sqlite3's style); the
 PostgreSQL dialect rewrites them to psycopg's ``%(name)s``. Only the table definitions,
-the transaction opener, the row lock and the representation of ``last_step`` differ.
+the upgrade from schema version 1, the transaction opener, the row lock and the
+representation of ``last_step`` differ. Nothing relies on session state (no ``SET``,
+no prepared statements, no session advisory locks), so PostgreSQL can sit behind
+PgBouncer in transaction pooling mode.
 ``docs/storage.md`` quotes this file for DBAs, and a test keeps the two in step.
 
 Lock order: every transaction that writes more than one row touches the user's row in
 ``totpcore_users`` first and the rows of ``totpcore_recovery`` after it, so two
 transactions on one user queue up behind the user row instead of deadlocking.
+
+Every write that follows a claim names the ``enrollment_id`` that was claimed: after a
+support reset and a new enrolment, a write meant for the old enrolment matches no row.
 
 ``last_step`` can reach 2**64 - 1 (RFC 4226 §5.2: an 8-byte counter), beyond the signed
 64-bit integers of both databases: PostgreSQL stores it as ``NUMERIC(20, 0)``, SQLite as
@@ -47,6 +53,7 @@ SQLITE_DDL: Final = (
     """CREATE TABLE IF NOT EXISTS totpcore_users (
     user_id          TEXT    PRIMARY KEY,
     status           TEXT    NOT NULL CHECK (status IN ('pending', 'enabled', 'locked')),
+    enrollment_id    TEXT    NOT NULL,
     sealed_secret    BLOB    NOT NULL,
     key_id           TEXT    NOT NULL,
     digits           INTEGER NOT NULL,
@@ -78,6 +85,7 @@ POSTGRES_DDL: Final = (
     """CREATE TABLE IF NOT EXISTS totpcore_users (
     user_id          TEXT             PRIMARY KEY,
     status           TEXT             NOT NULL CHECK (status IN ('pending', 'enabled', 'locked')),
+    enrollment_id    TEXT             NOT NULL,
     sealed_secret    BYTEA            NOT NULL,
     key_id           TEXT             NOT NULL,
     digits           INTEGER          NOT NULL,
@@ -101,12 +109,29 @@ POSTGRES_DDL: Final = (
 )""",
 )
 
+#: Upgrade of a version-1 database: each existing enrolment gets a random id.
+SQLITE_UPGRADE_2: Final = (
+    "ALTER TABLE totpcore_users ADD COLUMN enrollment_id TEXT NOT NULL DEFAULT ''",
+    "UPDATE totpcore_users SET enrollment_id = lower(hex(randomblob(16))) WHERE enrollment_id = ''",
+)
+POSTGRES_UPGRADE_2: Final = (
+    "ALTER TABLE totpcore_users ADD COLUMN enrollment_id TEXT NOT NULL DEFAULT ''",
+    (
+        "UPDATE totpcore_users SET enrollment_id = replace(gen_random_uuid()::text, '-', '') "
+        "WHERE enrollment_id = ''"
+    ),
+    "ALTER TABLE totpcore_users ALTER COLUMN enrollment_id DROP DEFAULT",
+)
+
 #: Serialises concurrent create_schema() calls from many app servers (PostgreSQL only:
-#: SQLite's BEGIN IMMEDIATE already does). The key spells "totp" in ASCII.
+#: SQLite's BEGIN IMMEDIATE already does). A transaction-scoped lock, so it is safe
+#: behind PgBouncer. The key spells "totp" in ASCII.
 POSTGRES_SCHEMA_LOCK: Final = "SELECT pg_advisory_xact_lock(1953461360)"
 
-#: Run on every new PostgreSQL connection (see "Isolation" in docs/storage.md).
-POSTGRES_SESSION: Final = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+#: Opens every PostgreSQL transaction. The replay guard relies on READ COMMITTED
+#: re-checking a WHERE clause after a row-lock wait; naming the level here, rather than
+#: setting it for the session, keeps working behind a transaction-pooling PgBouncer.
+POSTGRES_BEGIN: Final = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 #: Run on every new SQLite connection, after switching the file to WAL mode once
 #: (``PRAGMA journal_mode = WAL``, persistent).
@@ -120,8 +145,8 @@ SCHEMA_VERSION_NOW: Final = "SELECT MAX(version) FROM totpcore_schema"
 # ------------------------------------------------------------------ reads
 
 #: One statement, so one consistent snapshot of the user row and its recovery codes.
-LOAD: Final = """SELECT u.user_id, u.status, u.sealed_secret, u.key_id, u.digits, u.period, u.algorithm,
-       u.last_step, u.drift, u.failures, u.next_attempt_at, u.recovery_params,
+LOAD: Final = """SELECT u.user_id, u.status, u.enrollment_id, u.sealed_secret, u.key_id, u.digits, u.period,
+       u.algorithm, u.last_step, u.drift, u.failures, u.next_attempt_at, u.recovery_params,
        u.created_at, u.updated_at, u.enabled_at, r.idx, r.digest
 FROM totpcore_users u LEFT JOIN totpcore_recovery r ON r.user_id = u.user_id
 WHERE u.user_id = :user_id
@@ -132,24 +157,29 @@ ORDER BY r.idx"""
 LOAD_FOR_UPDATE: Final = LOAD + "\nFOR UPDATE OF u"
 
 LOCK_ENABLED: Final = """SELECT u.user_id FROM totpcore_users u
-WHERE u.user_id = :user_id AND u.status = 'enabled'
+WHERE u.user_id = :user_id AND u.status = 'enabled' AND u.enrollment_id = :enrollment_id
 FOR UPDATE OF u"""
 
 COUNT_RECOVERY: Final = "SELECT COUNT(*) FROM totpcore_recovery WHERE user_id = :user_id"
 
-STALE_KEYS: Final = "SELECT user_id FROM totpcore_users WHERE key_id <> :key_id ORDER BY user_id"
+#: Users sealed under an old key, or whose recovery digests are not sealed yet (:legacy
+#: is the parameter-string prefix of such sets).
+STALE_KEYS: Final = """SELECT user_id FROM totpcore_users
+WHERE key_id <> :key_id OR recovery_params LIKE :legacy
+ORDER BY user_id"""
 
 # ------------------------------------------------------------------ writes
 
 #: Insert, or replace a PENDING record; an ENABLED or LOCKED one is left alone (no row
 #: returned).
-BEGIN: Final = """INSERT INTO totpcore_users (user_id, status, sealed_secret, key_id, digits, period,
-                            algorithm, last_step, drift, failures, next_attempt_at,
+BEGIN: Final = """INSERT INTO totpcore_users (user_id, status, enrollment_id, sealed_secret, key_id, digits,
+                            period, algorithm, last_step, drift, failures, next_attempt_at,
                             recovery_params, created_at, updated_at, enabled_at)
-VALUES (:user_id, 'pending', :sealed_secret, :key_id, :digits, :period, :algorithm,
+VALUES (:user_id, 'pending', :enrollment_id, :sealed_secret, :key_id, :digits, :period, :algorithm,
         NULL, 0, 0, 0, NULL, :now, :now, NULL)
 ON CONFLICT (user_id) DO UPDATE SET
-    status = excluded.status, sealed_secret = excluded.sealed_secret, key_id = excluded.key_id,
+    status = excluded.status, enrollment_id = excluded.enrollment_id,
+    sealed_secret = excluded.sealed_secret, key_id = excluded.key_id,
     digits = excluded.digits, period = excluded.period, algorithm = excluded.algorithm,
     last_step = NULL, drift = 0, failures = 0, next_attempt_at = 0, recovery_params = NULL,
     created_at = excluded.created_at, updated_at = excluded.updated_at, enabled_at = NULL
@@ -159,22 +189,25 @@ RETURNING user_id"""
 ACTIVATE: Final = """UPDATE totpcore_users
 SET status = 'enabled', last_step = :step, drift = 0, failures = 0, next_attempt_at = 0,
     recovery_params = :recovery_params, enabled_at = :now, updated_at = :now
-WHERE user_id = :user_id AND status = 'pending' AND sealed_secret = :sealed_secret
+WHERE user_id = :user_id AND status = 'pending' AND enrollment_id = :enrollment_id
 RETURNING user_id"""
 
-RECORD_ATTEMPT: Final = """UPDATE totpcore_users
-SET failures = :failures, next_attempt_at = :next_attempt_at, updated_at = :now
+#: Writes back what claim_attempt decided, on the row it locked.
+WRITE_CLAIM: Final = """UPDATE totpcore_users
+SET status = :status, failures = :failures, next_attempt_at = :next_attempt_at, updated_at = :now
 WHERE user_id = :user_id"""
 
 LOCK_IF_EXHAUSTED: Final = """UPDATE totpcore_users
 SET status = 'locked', updated_at = :now
-WHERE user_id = :user_id AND status = 'enabled' AND failures >= :lockout
+WHERE user_id = :user_id AND status = 'enabled' AND enrollment_id = :enrollment_id
+  AND failures >= :lockout
 RETURNING user_id"""
 
 #: The replay guard: one statement, so two requests with the same code cannot both pass.
 ACCEPT_STEP: Final = """UPDATE totpcore_users
 SET last_step = :step, drift = :drift, failures = 0, next_attempt_at = 0, updated_at = :now
-WHERE user_id = :user_id AND status = 'enabled' AND (last_step IS NULL OR last_step < :step)
+WHERE user_id = :user_id AND status = 'enabled' AND enrollment_id = :enrollment_id
+  AND (last_step IS NULL OR last_step < :step)
 RETURNING user_id"""
 
 DELETE_CODE: Final = """DELETE FROM totpcore_recovery
@@ -187,8 +220,17 @@ WHERE user_id = :user_id"""
 
 SET_RECOVERY_PARAMS: Final = """UPDATE totpcore_users
 SET recovery_params = :recovery_params, updated_at = :now
-WHERE user_id = :user_id AND status = 'enabled'
+WHERE user_id = :user_id AND status = 'enabled' AND enrollment_id = :enrollment_id
 RETURNING user_id"""
+
+#: The compare-and-set that guards a rewrite of the stored digests (sealing, key rotation).
+SWAP_RECOVERY_PARAMS: Final = """UPDATE totpcore_users
+SET recovery_params = :new_params, updated_at = :now
+WHERE user_id = :user_id AND recovery_params = :old_params
+RETURNING user_id"""
+
+RESEAL_CODE: Final = """UPDATE totpcore_recovery SET digest = :new
+WHERE user_id = :user_id AND idx = :idx AND digest = :old"""
 
 DELETE_RECOVERY: Final = "DELETE FROM totpcore_recovery WHERE user_id = :user_id"
 
@@ -233,6 +275,7 @@ class Dialect:
 
     name: str
     ddl: tuple[str, ...]
+    upgrade_2: tuple[str, ...]
     begin: str
     schema_lock: str | None
     rewrite: Callable[[str], str]
@@ -247,6 +290,7 @@ class Dialect:
 SQLITE: Final = Dialect(
     name="SQLite",
     ddl=SQLITE_DDL,
+    upgrade_2=SQLITE_UPGRADE_2,
     # Takes the database's write lock at once: a deferred transaction that reads first
     # could fail with SQLITE_BUSY_SNAPSHOT when it then tries to write.
     begin="BEGIN IMMEDIATE",
@@ -258,7 +302,8 @@ SQLITE: Final = Dialect(
 POSTGRES: Final = Dialect(
     name="PostgreSQL",
     ddl=POSTGRES_DDL,
-    begin="BEGIN",
+    upgrade_2=POSTGRES_UPGRADE_2,
+    begin=POSTGRES_BEGIN,
     schema_lock=POSTGRES_SCHEMA_LOCK,
     rewrite=_pyformat,
     encode_step=int,

@@ -1,249 +1,511 @@
-"""The Store operations written once for both SQL databases.
+"""The Store operations written once for both SQL databases and both faces (blocking and async).
 
-A subclass supplies a connection (one per thread, opened lazily) and runs a statement on
-it; this class holds every decision about *what* runs and in which transaction, so a
-reviewer reads the logic once. See ``_sql.py`` for the statements and the lock order.
+Each operation is a *script*: a generator that yields the statements to run (``Stmt``)
+and receives their rows, deciding everything — which statements, in which order, in
+one transaction or not, what the rows mean — without doing any I/O itself. A driver
+runs it: :class:`SqlStore` on a blocking connection (SQLite, PostgreSQL), and the async
+PostgreSQL store on an ``AsyncConnection``. So a reviewer reads the logic once, and the
+two faces cannot drift apart. See ``_sql.py`` for the statements and the lock order.
 
-Connections: each thread gets its own, kept in a :class:`threading.local` and closed
-when the thread ends (a finaliser) or when :meth:`close` is called. A process that
-inherits a connection through ``fork()`` never uses, closes or frees it: it opens its own.
-After any database error the thread's connection is discarded (closing it rolls back
-whatever was open), so a failed transaction can never leak into the next operation.
+Rows are parsed here too. A column the service cannot use (a wrong type or value,
+written by hand or by a broken tool) never escapes as a driver or ``ValueError``: the
+columns every operation needs raise :class:`~totpcore.errors.RecordError`; the columns
+of one factor only (the app secret, the recovery set) are reported in
+``UserRecord.damaged``, so the other factor keeps working.
 """
 
 from __future__ import annotations
 
 import abc
-import contextlib
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from os import getpid
-from typing import ClassVar, Generic, TypeVar
+import math
+import time
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
+from totpcore import recovery
 from totpcore._checks import check_counter
-from totpcore.errors import StoreError
+from totpcore.errors import RecordError, StoreError
 from totpcore.store import _sql
 from totpcore.store._sql import Dialect, Row
-from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord, decide_claim
+from totpcore.store.base import SCHEMA_VERSION, Claim, Status, UserRecord, decide_claim
 from totpcore.throttle import Throttle
 
-__all__ = ["SqlStore"]
+__all__ = [
+    "UNSEALED_RECOVERY",
+    "Operation",
+    "SqlOperations",
+    "SqlStore",
+    "Stmt",
+    "adrive",
+    "drive",
+    "parse_record",
+]
 
 C = TypeVar("C")
 T = TypeVar("T")
 
-# Connections inherited through fork(): kept referenced so the child never frees (and so
-# closes) a handle that belongs to its parent.
-_INHERITED: list[object] = []
+#: The LIKE pattern of recovery sets whose digests are not sealed yet (``recovery.SCHEME``).
+UNSEALED_RECOVERY: Final = f"${recovery.SCHEME}$%"
 
 
-class _Slot:
-    """One thread's connection, tagged with the process that opened it.
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    """One statement for a driver: the SQL (in the driver's placeholder style) and its parameters.
 
-    The finaliser closes the connection when the slot dies with its thread, at
-    :meth:`SqlStore.close`, after an error, or at interpreter exit, whichever is first.
+    With *many*, *params* is a sequence of parameter sets and the statement runs once per set.
     """
 
-    __slots__ = ("__weakref__", "conn", "finalizer", "pid")
-
-    def __init__(self, conn: object, pid: int, close: Callable[[object], None]) -> None:
-        self.conn = conn
-        self.pid = pid
-        self.finalizer = weakref.finalize(self, _release, close, conn, pid)
+    sql: str
+    params: Mapping[str, object] | Sequence[Mapping[str, object]]
+    many: bool = False
 
 
-class _Session(Generic[C]):
-    """Runs statements on one connection for the duration of one operation."""
-
-    __slots__ = ("_conn", "_dialect", "_execute", "_execute_many")
-
-    def __init__(self, store: SqlStore[C], conn: C) -> None:
-        self._conn = conn
-        self._dialect = store.dialect
-        self._execute = store._execute  # noqa: SLF001 - the session is part of the store
-        self._execute_many = store._execute_many  # noqa: SLF001
-
-    def rows(self, statement: str, **params: object) -> list[Row]:
-        """Run *statement* and return its rows (none for a statement without a result)."""
-        return self._execute(self._conn, self._dialect.sql(statement), params)
-
-    def many(self, statement: str, params: Sequence[Mapping[str, object]]) -> None:
-        """Run *statement* once per parameter set."""
-        self._execute_many(self._conn, self._dialect.sql(statement), params)
+#: A script yields statements, receives each one's rows, and returns the operation's result.
+Script = Generator[Stmt, list[Row], T]
 
 
-class SqlStore(abc.ABC, Generic[C]):
-    """The shared implementation of SQLiteStore and PostgresStore."""
+@dataclass(frozen=True, slots=True)
+class Operation(Generic[T]):
+    """A named script factory, and whether the script runs in one transaction.
 
-    dialect: ClassVar[Dialect]
-    #: The driver's exception base classes: each becomes a StoreError.
-    driver_errors: ClassVar[tuple[type[Exception], ...]]
+    ``start()`` makes a fresh script, so a driver can run an operation again after a
+    transient failure (SQLite busy, PostgreSQL serialisation failure).
+    """
 
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._finalizers: list[weakref.finalize[..., _Slot]] = []
-        self._closed = False
+    name: str
+    start: Callable[[], Script[T]]
+    transaction: bool = False
 
-    # ------------------------------------------------------------ driver hooks
 
-    @abc.abstractmethod
-    def _open(self) -> C:
-        """Open and configure a new connection (driver errors propagate)."""
+def drive(script: Script[T], execute: Callable[[Stmt], list[Row]]) -> T:
+    """Run *script* to its end, executing each statement it yields with *execute*."""
+    try:
+        statement = next(script)
+        while True:
+            statement = script.send(execute(statement))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]  # the script's declared result
 
-    @abc.abstractmethod
-    def _execute(self, conn: C, sql: str, params: Mapping[str, object]) -> list[Row]:
-        """Run one statement and return its rows."""
 
-    @abc.abstractmethod
-    def _execute_many(self, conn: C, sql: str, params: Sequence[Mapping[str, object]]) -> None:
-        """Run one statement per parameter set."""
+async def adrive(script: Script[T], execute: Callable[[Stmt], Awaitable[list[Row]]]) -> T:
+    """:func:`drive` for an async driver: *execute* is awaited."""
+    try:
+        statement = next(script)
+        while True:
+            statement = script.send(await execute(statement))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]  # the script's declared result
 
-    @staticmethod
-    @abc.abstractmethod
-    def _close_connection(conn: object) -> None:
-        """Close *conn*, ignoring errors: it is being thrown away."""
 
-    @abc.abstractmethod
-    def _explain(self, exc: Exception) -> str:
-        """A short, secret-free description of a driver error for the StoreError message."""
+# ------------------------------------------------------------------ rows
 
-    # ------------------------------------------------------------ connections
 
-    def _connection(self) -> C:
-        if self._closed:
-            raise StoreError("the store is closed")
-        pid = getpid()
-        slot: _Slot | None = getattr(self._local, "slot", None)
-        if slot is not None and slot.pid == pid:
-            return slot.conn  # type: ignore[return-value]  # C, stored untyped in the slot
-        # A slot inherited through fork() is dropped here; its finaliser sees the other
-        # pid and keeps the parent's connection untouched.
-        conn = self._open()
-        slot = _Slot(conn, pid, self._close_connection)
-        with self._lock:
-            self._finalizers = [f for f in self._finalizers if f.alive]
-            self._finalizers.append(slot.finalizer)
-        self._local.slot = slot
-        return conn
+def _fail(column: str) -> RecordError:
+    return RecordError(f"the stored {column!r} of this user cannot be used (altered or corrupt)")
 
-    def _discard(self) -> None:
-        """Close this thread's connection: the next operation opens a fresh one."""
-        slot: _Slot | None = getattr(self._local, "slot", None)
-        self._local.slot = None
-        if slot is not None:
-            slot.finalizer()
 
-    @contextmanager
-    def _session(self, operation: str, *, transaction: bool) -> Iterator[_Session[C]]:
-        """Run one operation; in a transaction when *transaction*; errors -> StoreError."""
-        try:
-            conn = self._connection()
-            if transaction:
-                self._execute(conn, self.dialect.begin, {})
-            yield _Session(self, conn)
-            if transaction:
-                self._execute(conn, "COMMIT", {})
-        except self.driver_errors as exc:
-            self._discard()
-            raise StoreError(f"{self.dialect.name} store: {operation} failed: {self._explain(exc)}") from exc
-        except BaseException:
-            # A bug, or an interrupt mid-statement: closing the connection rolls back
-            # whatever was open and leaves no half-read result behind.
-            self._discard()
-            raise
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
 
-    def _run(self, operation: str, work: Callable[[_Session[C]], T], *, transaction: bool = False) -> T:
-        with self._session(operation, transaction=transaction) as db:
-            return work(db)
 
-    def close(self) -> None:
-        """Close every connection this process opened. The store is unusable afterwards."""
-        self._closed = True
-        with self._lock:
-            finalizers, self._finalizers = self._finalizers, []
-        for finalizer in finalizers:
-            finalizer()
+def _status(value: object) -> Status:
+    if value in (Status.PENDING.value, Status.ENABLED.value, Status.LOCKED.value):
+        return Status(value)
+    raise _fail("status")
 
-    # ------------------------------------------------------------ schema
 
-    def create_schema(self) -> None:
-        """Create the tables if missing and record :data:`SCHEMA_VERSION`. Idempotent.
+def _core(head: Row, name: str, index: int, accept: Callable[[object], bool]) -> Any:  # noqa: ANN401
+    value = head[index]
+    if not accept(value):
+        raise _fail(name)
+    return value
 
-        Safe to call from many app servers at once.
 
-        Raises:
-            StoreError: the database failed, or it holds a newer schema than this
-                version of totpcore knows.
-        """
+def parse_record(rows: list[Row], dialect: Dialect) -> UserRecord | None:
+    """The user's record from the rows of ``_sql.LOAD`` (one per recovery code, or one).
 
-        def work(db: _Session[C]) -> None:
-            if self.dialect.schema_lock is not None:
-                db.rows(self.dialect.schema_lock)
-            version_table, *tables = self.dialect.ddl
-            db.rows(version_table)
-            found = db.rows(_sql.SCHEMA_VERSION_NOW)[0][0]
+    Raises:
+        RecordError: a column every operation needs (status, enrollment id, failure
+            count, timestamps) cannot be read.
+    """
+    if not rows:
+        return None
+    head = rows[0]
+    damaged: set[str] = set()
+
+    def factor(name: str, index: int, accept: Callable[[object], bool], placeholder: object) -> Any:  # noqa: ANN401
+        value = head[index]
+        if accept(value):
+            return value
+        damaged.add(name)
+        return placeholder
+
+    try:
+        last_step = dialect.decode_step(head[8])
+    except (TypeError, ValueError):
+        damaged.add("last_step")
+        last_step = None
+    pairs = tuple((row[16], row[17]) for row in rows if row[16] is not None or row[17] is not None)
+    if not all(type(index) is int and type(digest) is bytes for index, digest in pairs):
+        damaged.add("recovery")
+        pairs = ()
+    return UserRecord(
+        user_id=_core(head, "user_id", 0, lambda v: isinstance(v, str)),
+        status=_status(head[1]),
+        enrollment_id=_core(head, "enrollment_id", 2, lambda v: isinstance(v, str) and bool(v)),
+        sealed_secret=factor("sealed_secret", 3, lambda v: type(v) is bytes, b""),
+        key_id=factor("key_id", 4, lambda v: isinstance(v, str), ""),
+        digits=factor("digits", 5, lambda v: type(v) is int, 0),
+        period=factor("period", 6, lambda v: type(v) is int, 0),
+        algorithm=factor("algorithm", 7, lambda v: isinstance(v, str), ""),
+        last_step=last_step,
+        drift=factor("drift", 9, lambda v: type(v) is int, 0),
+        failures=_core(head, "failures", 10, lambda v: type(v) is int and v >= 0),
+        next_attempt_at=float(_core(head, "next_attempt_at", 11, _is_number)),
+        recovery_params=factor("recovery_params", 12, lambda v: v is None or isinstance(v, str), None),
+        recovery=pairs,
+        created_at=float(_core(head, "created_at", 13, _is_number)),
+        updated_at=float(_core(head, "updated_at", 14, _is_number)),
+        enabled_at=None if head[15] is None else float(_core(head, "enabled_at", 15, _is_number)),
+        damaged=frozenset(damaged),
+    )
+
+
+# ------------------------------------------------------------------ operations
+
+
+class SqlOperations:
+    """Every Store operation as a script for one dialect. Pure: no connection, no I/O."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    def _stmt(self, statement: str, **params: object) -> Stmt:
+        return Stmt(self.dialect.sql(statement), params)
+
+    def _many(self, statement: str, params: Sequence[Mapping[str, object]]) -> Stmt:
+        return Stmt(self.dialect.sql(statement), params, many=True)
+
+    def _single(self, name: str, statement: str, **params: object) -> Operation[list[Row]]:
+        """An operation of one statement (its own transaction), returning the rows."""
+
+        def script() -> Script[list[Row]]:
+            return (yield self._stmt(statement, **params))
+
+        return Operation(name, script)
+
+    def create_schema(self) -> Operation[None]:
+        """Create (or upgrade) the tables and record the version; refuse a newer database."""
+        dialect = self.dialect
+
+        def script() -> Script[None]:
+            if dialect.schema_lock is not None:
+                yield self._stmt(dialect.schema_lock)
+            version_table, *tables = dialect.ddl
+            yield self._stmt(version_table)
+            found = (yield self._stmt(_sql.SCHEMA_VERSION_NOW))[0][0]
             if found is not None and found > SCHEMA_VERSION:
                 # Raised inside the transaction: it is rolled back, nothing is written.
                 raise StoreError(
                     f"the database has schema version {found}; this totpcore knows up to {SCHEMA_VERSION}"
                 )
             for statement in tables:
-                db.rows(statement)
-            db.rows(_sql.RECORD_VERSION, version=SCHEMA_VERSION)
+                yield self._stmt(statement)
+            if found == 1:
+                for statement in dialect.upgrade_2:
+                    yield self._stmt(statement)
+            yield self._stmt(_sql.RECORD_VERSION, version=SCHEMA_VERSION)
 
-        self._run("create_schema", work, transaction=True)
+        return Operation("create_schema", script, transaction=True)
 
-    # ------------------------------------------------------------ reads
+    def load(self, user_id: str) -> Operation[UserRecord | None]:
+        """One statement: the user row and its recovery codes, one snapshot."""
 
-    def _record(self, rows: list[Row]) -> UserRecord | None:
-        if not rows:
-            return None
-        head = rows[0]
-        return UserRecord(
-            user_id=head[0],
-            status=Status(head[1]),
-            sealed_secret=bytes(head[2]),
-            key_id=head[3],
-            digits=head[4],
-            period=head[5],
-            algorithm=head[6],
-            last_step=self.dialect.decode_step(head[7]),
-            drift=head[8],
-            failures=head[9],
-            next_attempt_at=float(head[10]),
-            recovery_params=head[11],
-            recovery=tuple((int(row[15]), bytes(row[16])) for row in rows if row[15] is not None),
-            created_at=float(head[12]),
-            updated_at=float(head[13]),
-            enabled_at=None if head[14] is None else float(head[14]),
+        def script() -> Script[UserRecord | None]:
+            return parse_record((yield self._stmt(_sql.LOAD, user_id=user_id)), self.dialect)
+
+        return Operation("load", script)
+
+    def stale_keys(self, current_key_id: str) -> Operation[list[str]]:
+        """The users to re-seal, sorted."""
+
+        def script() -> Script[list[str]]:
+            rows = yield self._stmt(_sql.STALE_KEYS, key_id=current_key_id, legacy=UNSEALED_RECOVERY)
+            return [row[0] for row in rows]
+
+        return Operation("stale_keys", script)
+
+    def begin(self, user_id: str, **params: object) -> Operation[list[Row]]:
+        """One statement: insert, or replace a PENDING record."""
+        return self._single("begin", _sql.BEGIN, user_id=user_id, **params)
+
+    def activate(
+        self,
+        user_id: str,
+        *,
+        enrollment_id: str,
+        step: int,
+        recovery_params: str,
+        digests: Sequence[bytes],
+        now: float,
+    ) -> Operation[bool]:
+        """One transaction: PENDING -> ENABLED for this enrolment, with its recovery set."""
+        check_counter(step, "step")
+
+        def script() -> Script[bool]:
+            activated = yield self._stmt(
+                _sql.ACTIVATE,
+                user_id=user_id,
+                enrollment_id=enrollment_id,
+                step=self.dialect.encode_step(step),
+                recovery_params=recovery_params,
+                now=now,
+            )
+            if activated:
+                yield self._stmt(_sql.DELETE_RECOVERY, user_id=user_id)
+                yield self._many(_sql.INSERT_CODE, _codes(user_id, digests))
+            return bool(activated)
+
+        return Operation("activate", script, transaction=True)
+
+    def claim_attempt(
+        self,
+        user_id: str,
+        *,
+        status: Status,
+        now: float,
+        throttle: Throttle,
+        check: Callable[[UserRecord], None] | None,
+    ) -> Operation[Claim]:
+        """One transaction, the user row locked: decide_claim, then write back what it decided."""
+
+        def script() -> Script[Claim]:
+            record = parse_record((yield self._stmt(_sql.LOAD_FOR_UPDATE, user_id=user_id)), self.dialect)
+            claim = decide_claim(record, status=status, now=now, throttle=throttle, check=check)
+            if claim.write and claim.record is not None:
+                yield self._stmt(
+                    _sql.WRITE_CLAIM,
+                    user_id=user_id,
+                    status=claim.record.status.value,
+                    failures=claim.record.failures,
+                    next_attempt_at=claim.record.next_attempt_at,
+                    now=now,
+                )
+            return claim
+
+        return Operation("claim_attempt", script, transaction=True)
+
+    def lock_if_exhausted(
+        self, user_id: str, *, enrollment_id: str, throttle: Throttle, now: float
+    ) -> Operation[list[Row]]:
+        """One statement; ``Throttle.locks_at(n)`` is ``n >= lockout``, evaluated on the row."""
+        return self._single(
+            "lock_if_exhausted",
+            _sql.LOCK_IF_EXHAUSTED,
+            user_id=user_id,
+            enrollment_id=enrollment_id,
+            lockout=throttle.lockout,
+            now=now,
         )
+
+    def accept_step(
+        self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float
+    ) -> Operation[list[Row]]:
+        """One statement: the replay guard."""
+        encoded = self.dialect.encode_step(check_counter(step, "step"))
+        return self._single(
+            "accept_step",
+            _sql.ACCEPT_STEP,
+            user_id=user_id,
+            enrollment_id=enrollment_id,
+            step=encoded,
+            drift=drift,
+            now=now,
+        )
+
+    def consume_recovery(
+        self, user_id: str, *, enrollment_id: str, index: int, digest: bytes, now: float
+    ) -> Operation[int | None]:
+        """One transaction: lock the enrolment's row, delete the code (one row), clear failures."""
+
+        def script() -> Script[int | None]:
+            if not (yield self._stmt(_sql.LOCK_ENABLED, user_id=user_id, enrollment_id=enrollment_id)):
+                return None
+            if not (yield self._stmt(_sql.DELETE_CODE, user_id=user_id, idx=index, digest=digest)):
+                return None
+            yield self._stmt(_sql.CLEAR_FAILURES, user_id=user_id, now=now)
+            return int((yield self._stmt(_sql.COUNT_RECOVERY, user_id=user_id))[0][0])
+
+        return Operation("consume_recovery", script, transaction=True)
+
+    def replace_recovery(
+        self, user_id: str, *, enrollment_id: str, recovery_params: str, digests: Sequence[bytes], now: float
+    ) -> Operation[bool]:
+        """One transaction: new parameters (on this enrolment's row), then the new codes."""
+
+        def script() -> Script[bool]:
+            updated = yield self._stmt(
+                _sql.SET_RECOVERY_PARAMS,
+                user_id=user_id,
+                enrollment_id=enrollment_id,
+                recovery_params=recovery_params,
+                now=now,
+            )
+            if not updated:
+                return False
+            yield self._stmt(_sql.DELETE_RECOVERY, user_id=user_id)
+            yield self._many(_sql.INSERT_CODE, _codes(user_id, digests))
+            return True
+
+        return Operation("replace_recovery", script, transaction=True)
+
+    def reseal(
+        self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float
+    ) -> Operation[list[Row]]:
+        """One statement: swap the sealed secret if it is still *old*."""
+        return self._single("reseal", _sql.RESEAL, user_id=user_id, old=old, new=new, key_id=key_id, now=now)
+
+    def reseal_recovery(
+        self,
+        user_id: str,
+        *,
+        old_params: str,
+        new_params: str,
+        digests: Sequence[tuple[int, bytes, bytes]],
+        now: float,
+    ) -> Operation[bool]:
+        """One transaction: swap the parameters if still *old_params*, then each digest still unused."""
+
+        def script() -> Script[bool]:
+            swapped = yield self._stmt(
+                _sql.SWAP_RECOVERY_PARAMS,
+                user_id=user_id,
+                old_params=old_params,
+                new_params=new_params,
+                now=now,
+            )
+            if not swapped:
+                return False
+            rows = [{"user_id": user_id, "idx": i, "old": old, "new": new} for i, old, new in digests]
+            if rows:
+                yield self._many(_sql.RESEAL_CODE, rows)
+            return True
+
+        return Operation("reseal_recovery", script, transaction=True)
+
+    def reset(self, user_id: str) -> Operation[bool]:
+        """One transaction: delete the user row and its codes."""
+
+        def script() -> Script[bool]:
+            existed = bool((yield self._stmt(_sql.DELETE_USER, user_id=user_id)))
+            # ON DELETE CASCADE already did this; kept so a connection without foreign key
+            # enforcement cannot leave orphans behind.
+            yield self._stmt(_sql.DELETE_RECOVERY, user_id=user_id)
+            return existed
+
+        return Operation("reset", script, transaction=True)
+
+
+def _codes(user_id: str, digests: Sequence[bytes]) -> list[dict[str, object]]:
+    return [{"user_id": user_id, "idx": i, "digest": bytes(digest)} for i, digest in enumerate(digests)]
+
+
+# ------------------------------------------------------------------ the blocking driver
+
+
+class SqlStore(abc.ABC, Generic[C]):
+    """The blocking Store over SQL: each method runs one :class:`Operation` on a connection.
+
+    A subclass supplies connections (:meth:`_connection`) and runs statements on them;
+    errors of the driver become :class:`StoreError` naming the operation.
+    """
+
+    dialect: ClassVar[Dialect]
+    #: The driver's exception base classes: each becomes a StoreError.
+    driver_errors: ClassVar[tuple[type[Exception], ...]]
+
+    def __init__(self) -> None:
+        self._ops = SqlOperations(self.dialect)
+
+    # ------------------------------------------------------------ driver hooks
+
+    @abc.abstractmethod
+    def _connection(self, operation: Operation[Any]) -> AbstractContextManager[C]:
+        """A connection for one run of *operation*, inside its transaction when it has one.
+
+        The context manager commits on success and rolls back (or throws the connection
+        away) on any exception, which it lets through unchanged.
+        """
+
+    @abc.abstractmethod
+    def _execute(self, conn: C, statement: Stmt) -> list[Row]:
+        """Run one statement and return its rows."""
+
+    @abc.abstractmethod
+    def _explain(self, exc: Exception) -> str:
+        """A short, secret-free description of a driver error for the StoreError message."""
+
+    @abc.abstractmethod
+    def _retry(self, exc: Exception, attempt: int, started: float) -> bool:
+        """Whether to run the operation again after *exc* (transient), having paused if needed.
+
+        *attempt* counts the failed runs so far (1, 2, ...); *started* is the
+        :func:`time.monotonic` time of the first run, for a deadline.
+        """
+
+    # ------------------------------------------------------------ running
+
+    def _run(self, operation: Operation[T]) -> T:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                with self._connection(operation) as conn:
+                    return drive(operation.start(), lambda statement: self._execute(conn, statement))
+            except self.driver_errors as exc:  # noqa: PERF203 - a retry loop
+                attempt += 1
+                if not self._retry(exc, attempt, started):
+                    raise StoreError(
+                        f"{self.dialect.name} store: {operation.name} failed: {self._explain(exc)}"
+                    ) from exc
+
+    # ------------------------------------------------------------ the Store protocol
+
+    def create_schema(self) -> None:
+        """Create the tables if missing, upgrade a version-1 database, record :data:`SCHEMA_VERSION`.
+
+        Idempotent, and safe to call from many app servers at once.
+
+        Raises:
+            StoreError: the database failed, or it holds a newer schema than this
+                version of totpcore knows.
+        """
+        self._run(self._ops.create_schema())
 
     def load(self, user_id: str) -> UserRecord | None:
         """Return the user's record, or ``None`` when there is none.
 
         Raises:
+            RecordError: the row cannot be read.
             StoreError: the database failed.
         """
-        return self._run("load", lambda db: self._record(db.rows(_sql.LOAD, user_id=user_id)))
+        return self._run(self._ops.load(user_id))
 
     def stale_keys(self, current_key_id: str) -> list[str]:
-        """Return the users whose secret is sealed under another key, sorted.
+        """Return the users to re-seal under *current_key_id*, sorted.
 
         Raises:
             StoreError: the database failed.
         """
-        rows = self._run("stale_keys", lambda db: db.rows(_sql.STALE_KEYS, key_id=current_key_id))
-        return [row[0] for row in rows]
-
-    # ------------------------------------------------------------ writes
+        return self._run(self._ops.stale_keys(current_key_id))
 
     def begin(
         self,
         user_id: str,
         *,
+        enrollment_id: str,
         sealed_secret: bytes,
         key_id: str,
         digits: int,
@@ -256,135 +518,118 @@ class SqlStore(abc.ABC, Generic[C]):
         Raises:
             StoreError: the database failed.
         """
-        params = {
-            "user_id": user_id,
-            "sealed_secret": sealed_secret,
-            "key_id": key_id,
-            "digits": digits,
-            "period": period,
-            "algorithm": algorithm,
-            "now": now,
-        }
-        return bool(self._run("begin", lambda db: db.rows(_sql.BEGIN, **params)))
+        operation = self._ops.begin(
+            user_id,
+            enrollment_id=enrollment_id,
+            sealed_secret=sealed_secret,
+            key_id=key_id,
+            digits=digits,
+            period=period,
+            algorithm=algorithm,
+            now=now,
+        )
+        return bool(self._run(operation))
 
     def activate(
         self,
         user_id: str,
         *,
-        sealed_secret: bytes,
+        enrollment_id: str,
         step: int,
         recovery_params: str,
         digests: Sequence[bytes],
         now: float,
     ) -> bool:
-        """PENDING -> ENABLED with this sealed secret, storing the recovery set (one transaction).
+        """PENDING -> ENABLED for this enrolment, storing the recovery set (one transaction).
 
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
             StoreError: the database failed.
         """
-        check_counter(step, "step")
-
-        def work(db: _Session[C]) -> bool:
-            activated = db.rows(
-                _sql.ACTIVATE,
-                user_id=user_id,
-                sealed_secret=sealed_secret,
-                step=self.dialect.encode_step(step),
+        return self._run(
+            self._ops.activate(
+                user_id,
+                enrollment_id=enrollment_id,
+                step=step,
                 recovery_params=recovery_params,
+                digests=digests,
                 now=now,
             )
-            if activated:
-                db.rows(_sql.DELETE_RECOVERY, user_id=user_id)
-                db.many(_sql.INSERT_CODE, _codes(user_id, digests))
-            return bool(activated)
+        )
 
-        return self._run("activate", work, transaction=True)
-
-    def claim_attempt(self, user_id: str, *, now: float, throttle: Throttle) -> Claim:
+    def claim_attempt(
+        self,
+        user_id: str,
+        *,
+        status: Status,
+        now: float,
+        throttle: Throttle,
+        check: Callable[[UserRecord], None] | None = None,
+    ) -> Claim:
         """Count an attempt before it is evaluated, unless refused (one transaction, row locked).
 
         Raises:
+            RecordError: the row cannot be read, or *check* refused it; nothing was written.
             StoreError: the database failed; the caller must refuse the attempt.
         """
+        return self._run(
+            self._ops.claim_attempt(user_id, status=status, now=now, throttle=throttle, check=check)
+        )
 
-        def work(db: _Session[C]) -> Claim:
-            record = self._record(db.rows(_sql.LOAD_FOR_UPDATE, user_id=user_id))
-            claim = decide_claim(record, now=now, throttle=throttle)
-            if claim.result is ClaimResult.CLAIMED and claim.record is not None:
-                db.rows(
-                    _sql.RECORD_ATTEMPT,
-                    user_id=user_id,
-                    failures=claim.record.failures,
-                    next_attempt_at=claim.record.next_attempt_at,
-                    now=now,
-                )
-            return claim
-
-        return self._run("claim_attempt", work, transaction=True)
-
-    def lock_if_exhausted(self, user_id: str, *, throttle: Throttle, now: float) -> bool:
-        """ENABLED -> LOCKED once ``throttle.locks_at(failures)`` (one statement).
+    def lock_if_exhausted(self, user_id: str, *, enrollment_id: str, throttle: Throttle, now: float) -> bool:
+        """ENABLED -> LOCKED once ``throttle.locks_at(failures)``, for this enrolment (one statement).
 
         Raises:
             StoreError: the database failed.
         """
-        # Throttle.locks_at(n) is n >= lockout; the database evaluates it on the row itself.
-        rows = self._run(
-            "lock_if_exhausted",
-            lambda db: db.rows(_sql.LOCK_IF_EXHAUSTED, user_id=user_id, lockout=throttle.lockout, now=now),
+        operation = self._ops.lock_if_exhausted(
+            user_id, enrollment_id=enrollment_id, throttle=throttle, now=now
         )
-        return bool(rows)
+        return bool(self._run(operation))
 
-    def accept_step(self, user_id: str, *, step: int, drift: int, now: float) -> bool:
-        """Record an accepted step if ENABLED and later than ``last_step`` (one statement).
+    def accept_step(self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float) -> bool:
+        """Record an accepted step of this ENABLED enrolment if later than ``last_step`` (one statement).
 
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
             StoreError: the database failed; the code must not be accepted.
         """
-        encoded = self.dialect.encode_step(check_counter(step, "step"))
-        rows = self._run(
-            "accept_step",
-            lambda db: db.rows(_sql.ACCEPT_STEP, user_id=user_id, step=encoded, drift=drift, now=now),
+        operation = self._ops.accept_step(
+            user_id, enrollment_id=enrollment_id, step=step, drift=drift, now=now
         )
-        return bool(rows)
+        return bool(self._run(operation))
 
-    def consume_recovery(self, user_id: str, *, index: int, digest: bytes, now: float) -> int | None:
-        """Delete one unused recovery code of an ENABLED user, once (one transaction).
+    def consume_recovery(
+        self, user_id: str, *, enrollment_id: str, index: int, digest: bytes, now: float
+    ) -> int | None:
+        """Delete one unused recovery code of this ENABLED enrolment, once (one transaction).
 
         Raises:
             StoreError: the database failed; the code must not be accepted.
         """
-
-        def work(db: _Session[C]) -> int | None:
-            if not db.rows(_sql.LOCK_ENABLED, user_id=user_id):
-                return None
-            if not db.rows(_sql.DELETE_CODE, user_id=user_id, idx=index, digest=digest):
-                return None
-            db.rows(_sql.CLEAR_FAILURES, user_id=user_id, now=now)
-            return int(db.rows(_sql.COUNT_RECOVERY, user_id=user_id)[0][0])
-
-        return self._run("consume_recovery", work, transaction=True)
+        return self._run(
+            self._ops.consume_recovery(
+                user_id, enrollment_id=enrollment_id, index=index, digest=digest, now=now
+            )
+        )
 
     def replace_recovery(
-        self, user_id: str, *, recovery_params: str, digests: Sequence[bytes], now: float
+        self, user_id: str, *, enrollment_id: str, recovery_params: str, digests: Sequence[bytes], now: float
     ) -> bool:
-        """Replace the recovery set of an ENABLED user (one transaction).
+        """Replace the recovery set of this ENABLED enrolment (one transaction).
 
         Raises:
             StoreError: the database failed.
         """
-
-        def work(db: _Session[C]) -> bool:
-            params = {"user_id": user_id, "recovery_params": recovery_params, "now": now}
-            if not db.rows(_sql.SET_RECOVERY_PARAMS, **params):
-                return False
-            db.rows(_sql.DELETE_RECOVERY, user_id=user_id)
-            db.many(_sql.INSERT_CODE, _codes(user_id, digests))
-            return True
-
-        return self._run("replace_recovery", work, transaction=True)
+        return self._run(
+            self._ops.replace_recovery(
+                user_id,
+                enrollment_id=enrollment_id,
+                recovery_params=recovery_params,
+                digests=digests,
+                now=now,
+            )
+        )
 
     def reseal(self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float) -> bool:
         """Swap the sealed secret if it is still *old* (one statement).
@@ -392,11 +637,27 @@ class SqlStore(abc.ABC, Generic[C]):
         Raises:
             StoreError: the database failed.
         """
-        rows = self._run(
-            "reseal",
-            lambda db: db.rows(_sql.RESEAL, user_id=user_id, old=old, new=new, key_id=key_id, now=now),
+        return bool(self._run(self._ops.reseal(user_id, old=old, new=new, key_id=key_id, now=now)))
+
+    def reseal_recovery(
+        self,
+        user_id: str,
+        *,
+        old_params: str,
+        new_params: str,
+        digests: Sequence[tuple[int, bytes, bytes]],
+        now: float,
+    ) -> bool:
+        """Rewrite the stored digests if the set is still *old_params* (one transaction).
+
+        Raises:
+            StoreError: the database failed.
+        """
+        return self._run(
+            self._ops.reseal_recovery(
+                user_id, old_params=old_params, new_params=new_params, digests=digests, now=now
+            )
         )
-        return bool(rows)
 
     def reset(self, user_id: str) -> bool:
         """Delete the user's record and recovery codes (one transaction).
@@ -404,29 +665,8 @@ class SqlStore(abc.ABC, Generic[C]):
         Raises:
             StoreError: the database failed.
         """
+        return self._run(self._ops.reset(user_id))
 
-        def work(db: _Session[C]) -> bool:
-            existed = bool(db.rows(_sql.DELETE_USER, user_id=user_id))
-            # ON DELETE CASCADE already did this; kept so a connection without foreign key
-            # enforcement cannot leave orphans behind.
-            db.rows(_sql.DELETE_RECOVERY, user_id=user_id)
-            return existed
-
-        return self._run("reset", work, transaction=True)
-
-
-def _codes(user_id: str, digests: Sequence[bytes]) -> list[dict[str, object]]:
-    return [{"user_id": user_id, "idx": i, "digest": bytes(digest)} for i, digest in enumerate(digests)]
-
-
-def _release(close: Callable[[object], None], conn: object, pid: int) -> None:
-    """Finaliser of a thread's connection: close it, unless this process inherited it.
-
-    A failure to close is ignored: the connection is being thrown away, often because of
-    an earlier error that must be the one reported.
-    """
-    if getpid() == pid:
-        with contextlib.suppress(Exception):
-            close(conn)
-    else:
-        _INHERITED.append(conn)
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection. The store is unusable afterwards."""

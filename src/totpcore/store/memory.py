@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from totpcore import recovery
 from totpcore._checks import check_counter
 from totpcore.errors import StoreError
-from totpcore.store.base import SCHEMA_VERSION, Claim, ClaimResult, Status, UserRecord, decide_claim
+from totpcore.store.base import SCHEMA_VERSION, Claim, Status, UserRecord, decide_claim
 from totpcore.throttle import Throttle
 
 __all__ = ["MemoryStore"]
@@ -36,10 +37,12 @@ class MemoryStore:
             raise StoreError("the store is closed")
         return self._users
 
-    def _enabled(self, user_id: str) -> UserRecord | None:
-        """The user's record if it is ENABLED (the caller holds the lock)."""
+    def _enrolled(self, user_id: str, enrollment_id: str) -> UserRecord | None:
+        """The user's record if it is this ENABLED enrolment (the caller holds the lock)."""
         current = self._open().get(user_id)
-        return current if current is not None and current.status is Status.ENABLED else None
+        if current is None or current.status is not Status.ENABLED or current.enrollment_id != enrollment_id:
+            return None
+        return current
 
     def create_schema(self) -> None:
         """Record :data:`SCHEMA_VERSION` (there are no tables). Idempotent."""
@@ -56,6 +59,7 @@ class MemoryStore:
         self,
         user_id: str,
         *,
+        enrollment_id: str,
         sealed_secret: bytes,
         key_id: str,
         digits: int,
@@ -72,6 +76,7 @@ class MemoryStore:
             users[user_id] = UserRecord(
                 user_id=user_id,
                 status=Status.PENDING,
+                enrollment_id=enrollment_id,
                 sealed_secret=bytes(sealed_secret),
                 key_id=key_id,
                 digits=digits,
@@ -93,13 +98,13 @@ class MemoryStore:
         self,
         user_id: str,
         *,
-        sealed_secret: bytes,
+        enrollment_id: str,
         step: int,
         recovery_params: str,
         digests: Sequence[bytes],
         now: float,
     ) -> bool:
-        """PENDING -> ENABLED, only if still PENDING with this sealed secret.
+        """PENDING -> ENABLED, only if still PENDING with this enrolment.
 
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
@@ -111,7 +116,7 @@ class MemoryStore:
             if (
                 current is None
                 or current.status is not Status.PENDING
-                or not hmac.compare_digest(current.sealed_secret, sealed_secret)
+                or current.enrollment_id != enrollment_id
             ):
                 return False
             users[user_id] = replace(
@@ -128,48 +133,54 @@ class MemoryStore:
             )
             return True
 
-    def claim_attempt(self, user_id: str, *, now: float, throttle: Throttle) -> Claim:
-        """Count an attempt before it is evaluated, unless it must be refused."""
+    def claim_attempt(
+        self,
+        user_id: str,
+        *,
+        status: Status,
+        now: float,
+        throttle: Throttle,
+        check: Callable[[UserRecord], None] | None = None,
+    ) -> Claim:
+        """Count an attempt before it is evaluated, unless it must be refused (``decide_claim``)."""
         with self._lock:
             users = self._open()
-            claim = decide_claim(users.get(user_id), now=now, throttle=throttle)
-            if claim.result is ClaimResult.CLAIMED and claim.record is not None:
+            claim = decide_claim(users.get(user_id), status=status, now=now, throttle=throttle, check=check)
+            if claim.write and claim.record is not None:
                 users[user_id] = claim.record
             return claim
 
-    def lock_if_exhausted(self, user_id: str, *, throttle: Throttle, now: float) -> bool:
-        """ENABLED -> LOCKED if ``throttle.locks_at(failures)``."""
+    def lock_if_exhausted(self, user_id: str, *, enrollment_id: str, throttle: Throttle, now: float) -> bool:
+        """ENABLED -> LOCKED if ``throttle.locks_at(failures)``, for this enrolment."""
         with self._lock:
-            current = self._enabled(user_id)
-            if current is None:
-                return False
-            if not throttle.locks_at(current.failures):
+            current = self._enrolled(user_id, enrollment_id)
+            if current is None or not throttle.locks_at(current.failures):
                 return False
             self._users[user_id] = replace(current, status=Status.LOCKED, updated_at=float(now))
             return True
 
-    def accept_step(self, user_id: str, *, step: int, drift: int, now: float) -> bool:
-        """Record an accepted step if ENABLED and later than ``last_step``.
+    def accept_step(self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float) -> bool:
+        """Record an accepted step of this ENABLED enrolment if later than ``last_step``.
 
         Raises:
             ConfigurationError: *step* is outside 0 to 2**64 - 1.
         """
         check_counter(step, "step")
         with self._lock:
-            current = self._enabled(user_id)
-            if current is None:
-                return False
-            if current.last_step is not None and current.last_step >= step:
+            current = self._enrolled(user_id, enrollment_id)
+            if current is None or (current.last_step is not None and current.last_step >= step):
                 return False
             self._users[user_id] = replace(
                 current, last_step=step, drift=drift, failures=0, next_attempt_at=0.0, updated_at=float(now)
             )
             return True
 
-    def consume_recovery(self, user_id: str, *, index: int, digest: bytes, now: float) -> int | None:
-        """Delete the unused recovery code ``(index, digest)`` of an ENABLED user, once."""
+    def consume_recovery(
+        self, user_id: str, *, enrollment_id: str, index: int, digest: bytes, now: float
+    ) -> int | None:
+        """Delete the unused recovery code ``(index, digest)`` of this ENABLED enrolment, once."""
         with self._lock:
-            current = self._enabled(user_id)
+            current = self._enrolled(user_id, enrollment_id)
             if current is None:
                 return None
             left = tuple(
@@ -183,18 +194,15 @@ class MemoryStore:
             return len(left)
 
     def replace_recovery(
-        self, user_id: str, *, recovery_params: str, digests: Sequence[bytes], now: float
+        self, user_id: str, *, enrollment_id: str, recovery_params: str, digests: Sequence[bytes], now: float
     ) -> bool:
-        """Replace the whole recovery set of an ENABLED user. ``False`` if not ENABLED."""
+        """Replace the whole recovery set of this ENABLED enrolment. ``False`` otherwise."""
         with self._lock:
-            current = self._enabled(user_id)
+            current = self._enrolled(user_id, enrollment_id)
             if current is None:
                 return False
             self._users[user_id] = replace(
-                current,
-                recovery_params=recovery_params,
-                recovery=_indexed(digests),
-                updated_at=float(now),
+                current, recovery_params=recovery_params, recovery=_indexed(digests), updated_at=float(now)
             )
             return True
 
@@ -208,10 +216,37 @@ class MemoryStore:
             users[user_id] = replace(current, sealed_secret=bytes(new), key_id=key_id, updated_at=float(now))
             return True
 
-    def stale_keys(self, current_key_id: str) -> list[str]:
-        """Return the users whose secret is sealed under another key, sorted."""
+    def reseal_recovery(
+        self,
+        user_id: str,
+        *,
+        old_params: str,
+        new_params: str,
+        digests: Sequence[tuple[int, bytes, bytes]],
+        now: float,
+    ) -> bool:
+        """Rewrite the stored digests if the set is still *old_params*; used codes stay used."""
         with self._lock:
-            return sorted(user for user, record in self._open().items() if record.key_id != current_key_id)
+            users = self._open()
+            current = users.get(user_id)
+            if current is None or current.recovery_params != old_params:
+                return False
+            swaps = {(index, old): new for index, old, new in digests}
+            kept = tuple((index, swaps.get((index, digest), digest)) for index, digest in current.recovery)
+            users[user_id] = replace(
+                current, recovery_params=new_params, recovery=kept, updated_at=float(now)
+            )
+            return True
+
+    def stale_keys(self, current_key_id: str) -> list[str]:
+        """Return the users to re-seal under *current_key_id*, sorted."""
+        unsealed = f"${recovery.SCHEME}$"
+        with self._lock:
+            return sorted(
+                user
+                for user, record in self._open().items()
+                if record.key_id != current_key_id or (record.recovery_params or "").startswith(unsealed)
+            )
 
     def reset(self, user_id: str) -> bool:
         """Delete everything about the user. Returns whether a record existed."""

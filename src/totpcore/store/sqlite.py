@@ -3,31 +3,59 @@
 Needs SQLite 3.35 or newer (``RETURNING``; upserts need 3.24). Each thread gets its own
 connection in autocommit mode; operations that write more than one row run in
 ``BEGIN IMMEDIATE`` transactions, which take the database's write lock up front. The
-database is in WAL mode (readers never block the writer), waits up to *timeout* seconds
-for a lock held by another connection or process, and commits with ``synchronous=FULL``
-so an accepted step survives a power cut, not only a crashed process.
+database is in WAL mode (readers never block the writer) and commits with
+``synchronous=FULL`` so an accepted step survives a power cut, not only a crashed process.
 
-Any number of processes on one machine may open the same file. Do not put it on a
-network file system: SQLite's locks are not reliable there.
+Contention: SQLite has one writer at a time. An operation that finds the database busy
+is run again after a random pause (jittered exponential backoff: many processes waiting
+on one lock do not wake together, and none waits ever longer while newcomers overtake
+it) until *timeout* seconds have passed since it started; only then is it a
+``StoreError``. A busy transaction is rolled back before it runs again, so nothing half
+done is ever committed.
+
+Connections: each thread gets its own, kept in a :class:`threading.local` and closed
+when the thread ends (a finaliser) or when :meth:`close` is called. A process that
+inherits a connection through ``fork()`` never uses, closes or frees it: it opens its own.
+After any other database error the thread's connection is discarded (closing it rolls
+back whatever was open), so a failed transaction can never leak into the next operation.
+
+Any number of processes on one machine may open the same file (``docs/storage.md`` says
+how many we measured). Do not put it on a network file system: SQLite's locks are not
+reliable there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import sqlite3
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import ClassVar, Final
+import weakref
+from collections.abc import Iterator
+from typing import Any, ClassVar, Final
 
 from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store._sql import SQLITE, SQLITE_PRAGMAS, Dialect, Row
-from totpcore.store._sqlstore import SqlStore
+from totpcore.store._sqlstore import Operation, SqlStore, Stmt
 
 __all__ = ["MIN_SQLITE_VERSION", "SQLiteStore"]
 
 #: RETURNING arrived in SQLite 3.35.0 (2021-03-12).
 MIN_SQLITE_VERSION: Final = (3, 35, 0)
 _WAL_RETRY_SECONDS: Final = 0.01
+#: SQLite's own busy handler waits this long per run; our jittered retries do the rest.
+_BUSY_WAIT: Final = 0.2
+#: The first retry pauses up to this long; each further one up to twice as long, capped.
+_BACKOFF_FIRST: Final = 0.005
+_BACKOFF_CAP: Final = 0.25
+#: SQLITE_BUSY and SQLITE_LOCKED (primary result codes, the low byte of extended ones).
+_BUSY_CODES: Final = frozenset({5, 6})
+
+# Connections inherited through fork(): kept referenced so the child never frees (and so
+# closes) a handle that belongs to its parent.
+_INHERITED: list[object] = []
 
 
 def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -52,12 +80,37 @@ def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
             return
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether *exc* is SQLite saying another connection holds the lock (busy or locked)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES
+    # Python 3.10 has no error codes on exceptions: SQLite's messages are fixed strings.
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)  # pragma: no cover
+
+
+class _Slot:
+    """One thread's connection, tagged with the process that opened it.
+
+    The finaliser closes the connection when the slot dies with its thread, at
+    :meth:`SQLiteStore.close`, after an error, or at interpreter exit, whichever is first.
+    """
+
+    __slots__ = ("__weakref__", "conn", "finalizer", "pid")
+
+    def __init__(self, conn: sqlite3.Connection, pid: int) -> None:
+        self.conn = conn
+        self.pid = pid
+        self.finalizer = weakref.finalize(self, _release, conn, pid)
+
+
 class SQLiteStore(SqlStore[sqlite3.Connection]):
     """MFA state in one SQLite database file, shared by threads and processes.
 
     Args:
         path: the database file; created on first use (call :meth:`create_schema`).
-        timeout: seconds to wait for another writer before failing with ``StoreError``.
+        timeout: seconds an operation may keep waiting for other writers before it
+            fails with ``StoreError``.
 
     Raises:
         ConfigurationError: *path* is empty or ``":memory:"`` (each thread would get a
@@ -69,7 +122,7 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
     dialect: ClassVar[Dialect] = SQLITE
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
             raise StoreError(
                 f"SQLiteStore needs SQLite 3.35 or newer (for RETURNING); "
@@ -86,14 +139,20 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
         super().__init__()
         self.path = path
         self.timeout = float(timeout)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._finalizers: list[weakref.finalize[..., _Slot]] = []
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
+    # ------------------------------------------------------------ connections
+
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
-            timeout=self.timeout,
+            timeout=min(self.timeout, _BUSY_WAIT),
             isolation_level=None,  # autocommit: transactions are opened explicitly
             check_same_thread=False,  # used by one thread only, but close() may come from another
         )
@@ -106,20 +165,66 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
             raise
         return conn
 
-    def _execute(self, conn: sqlite3.Connection, sql: str, params: Mapping[str, object]) -> list[Row]:
+    def _thread_connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        pid = os.getpid()
+        slot: _Slot | None = getattr(self._local, "slot", None)
+        if slot is not None and slot.pid == pid:
+            return slot.conn
+        # A slot inherited through fork() is dropped here; its finaliser sees the other
+        # pid and keeps the parent's connection untouched.
+        slot = _Slot(self._open(), pid)
+        with self._lock:
+            self._finalizers = [f for f in self._finalizers if f.alive]
+            self._finalizers.append(slot.finalizer)
+        self._local.slot = slot
+        return slot.conn
+
+    def _discard(self) -> None:
+        """Close this thread's connection: the next operation opens a fresh one."""
+        slot: _Slot | None = getattr(self._local, "slot", None)
+        self._local.slot = None
+        if slot is not None:
+            slot.finalizer()
+
+    @contextlib.contextmanager
+    def _connection(self, operation: Operation[Any]) -> Iterator[sqlite3.Connection]:
+        conn = self._thread_connection()
+        try:
+            if operation.transaction:
+                conn.execute(self.dialect.begin)
+            yield conn
+            if operation.transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if not (is_busy(exc) and _rolled_back(conn)):
+                self._discard()
+            raise
+        except BaseException:
+            # A bug, or an interrupt mid-statement: closing the connection rolls back
+            # whatever was open and leaves no half-read result behind.
+            self._discard()
+            raise
+
+    def _execute(self, conn: sqlite3.Connection, statement: Stmt) -> list[Row]:
+        if statement.many:
+            conn.executemany(statement.sql, statement.params)
+            return []
         # fetchall() steps the statement to its end: with RETURNING the change is only
         # complete then.
-        return conn.execute(sql, params).fetchall()
+        return conn.execute(statement.sql, statement.params).fetchall()
 
-    def _execute_many(
-        self, conn: sqlite3.Connection, sql: str, params: Sequence[Mapping[str, object]]
-    ) -> None:
-        conn.executemany(sql, params)
-
-    @staticmethod
-    def _close_connection(conn: object) -> None:
-        assert isinstance(conn, sqlite3.Connection)  # noqa: S101 - only ever given our own
-        conn.close()
+    def _retry(self, exc: Exception, attempt: int, started: float) -> bool:
+        """Busy: pause a random time up to an exponentially growing bound, within the deadline."""
+        if not is_busy(exc):
+            return False
+        remaining = started + self.timeout - time.monotonic()
+        if remaining <= 0:
+            return False
+        bound = min(_BACKOFF_CAP, _BACKOFF_FIRST * 2 ** min(attempt - 1, 16))
+        time.sleep(min(remaining, random.uniform(0, bound)))  # noqa: S311 - jitter, not a secret
+        return True
 
     def _explain(self, exc: Exception) -> str:
         # SQLite's messages name tables and constraints, never bound values.
@@ -127,3 +232,34 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
         text = str(exc)
         hint = "; has create_schema() been called?" if "no such table" in text else ""
         return f"{name}: {text}{hint}"
+
+    def close(self) -> None:
+        """Close every connection this process opened. The store is unusable afterwards."""
+        self._closed = True
+        with self._lock:
+            finalizers, self._finalizers = self._finalizers, []
+        for finalizer in finalizers:
+            finalizer()
+
+
+def _rolled_back(conn: sqlite3.Connection) -> bool:
+    """End whatever transaction a busy error left open; whether the connection is reusable."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def _release(conn: sqlite3.Connection, pid: int) -> None:
+    """Finaliser of a thread's connection: close it, unless this process inherited it.
+
+    A failure to close is ignored: the connection is being thrown away, often because of
+    an earlier error that must be the one reported.
+    """
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):
+            conn.close()
+    else:
+        _INHERITED.append(conn)
