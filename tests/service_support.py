@@ -7,7 +7,7 @@ from multiprocessing.synchronize import Barrier
 
 from store_support import BARRIER_TIMEOUT, Backend
 from totpcore import TOTP, Secret
-from totpcore.mfa import MfaService, Policy
+from totpcore.service import MfaService, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.throttle import Throttle

@@ -20,12 +20,14 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from totpcore.store import MemoryStore, PostgresStore, SQLiteStore, Store
+from totpcore.store import Claim, MemoryStore, PostgresStore, SQLiteStore, Status, Store
 from totpcore.throttle import Throttle
 
 T = TypeVar("T")
 
 SECRET = b"\x00sealed\xffsecret\x00"
+#: The enrolment id the helpers give every user.
+EID = "e" * 32
 DIGESTS = tuple(bytes([i]) * 32 for i in range(5))
 CONFIRM_STEP = 100
 BARRIER_TIMEOUT = 60.0
@@ -80,14 +82,34 @@ def enroll(
     step: int = CONFIRM_STEP,
     digests: Sequence[bytes] = DIGESTS,
     now: float = 1000.0,
+    enrollment_id: str = EID,
 ) -> None:
     """Begin and activate *user_id*: ENABLED, last_step = *step*, the given recovery set."""
     assert store.begin(
-        user_id, sealed_secret=secret, key_id="k1", digits=6, period=30, algorithm="SHA1", now=now
+        user_id,
+        enrollment_id=enrollment_id,
+        sealed_secret=secret,
+        key_id="k1",
+        digits=6,
+        period=30,
+        algorithm="SHA1",
+        now=now,
     )
     assert store.activate(
-        user_id, sealed_secret=secret, step=step, recovery_params="$test$", digests=digests, now=now + 1
+        user_id,
+        enrollment_id=enrollment_id,
+        step=step,
+        recovery_params="$test$",
+        digests=digests,
+        now=now + 1,
     )
+
+
+def claim(
+    store: Store, user_id: str = "alice", *, now: float, throttle: Throttle, status: Status = Status.ENABLED
+) -> Claim:
+    """Claim an attempt for a user in *status* (ENABLED by default)."""
+    return store.claim_attempt(user_id, status=status, now=now, throttle=throttle)
 
 
 def race_threads(count: int, rounds: int, attempt: Callable[[int], T]) -> list[list[T]]:
@@ -149,7 +171,11 @@ def race_accept_child(backend: Backend, user_id: str, rounds: int, barrier: Barr
         results = []
         for r in range(rounds):
             barrier.wait(BARRIER_TIMEOUT)
-            results.append(store.accept_step(user_id, step=CONFIRM_STEP + 1 + r, drift=0, now=2000.0 + r))
+            results.append(
+                store.accept_step(
+                    user_id, enrollment_id=EID, step=CONFIRM_STEP + 1 + r, drift=0, now=2000.0 + r
+                )
+            )
         out.send(results)
     finally:
         store.close()
@@ -164,7 +190,9 @@ def race_consume_child(
         results = []
         for r, digest in enumerate(digests):
             barrier.wait(BARRIER_TIMEOUT)
-            results.append(store.consume_recovery(user_id, index=r, digest=digest, now=2000.0 + r))
+            results.append(
+                store.consume_recovery(user_id, enrollment_id=EID, index=r, digest=digest, now=2000.0 + r)
+            )
         out.send(results)
     finally:
         store.close()
@@ -177,7 +205,9 @@ def race_claim_child(backend: Backend, user_id: str, claims: int, barrier: Barri
         barrier.wait(BARRIER_TIMEOUT)
         out.send(
             [
-                store.claim_attempt(user_id, now=2000.0, throttle=UNTHROTTLED).result.value
+                store.claim_attempt(
+                    user_id, status=Status.ENABLED, now=2000.0, throttle=UNTHROTTLED
+                ).result.value
                 for _ in range(claims)
             ]
         )
@@ -203,8 +233,12 @@ def writer_child(backend: Backend, user_id: str, out: Connection) -> None:
     step = record.last_step + 1
     while True:
         store.replace_recovery(
-            user_id, recovery_params=f"gen-{step}", digests=generation(step), now=float(step)
+            user_id,
+            enrollment_id=EID,
+            recovery_params=f"gen-{step}",
+            digests=generation(step),
+            now=float(step),
         )
-        if store.accept_step(user_id, step=step, drift=0, now=float(step)):
+        if store.accept_step(user_id, enrollment_id=EID, step=step, drift=0, now=float(step)):
             out.send(step)
         step += 1

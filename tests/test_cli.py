@@ -14,7 +14,7 @@ import pytest
 
 from totpcore import Secret
 from totpcore.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from totpcore.mfa import MfaService, Policy
+from totpcore.service import MfaService, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.store import SQLiteStore, Status

@@ -24,7 +24,7 @@ from totpcore import (
     StoreError,
     Window,
 )
-from totpcore.mfa import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
+from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.store import MemoryStore, SQLiteStore, Status, Store

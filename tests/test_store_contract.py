@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, SECRET, UNTHROTTLED, Backend, enroll
-from totpcore.errors import ConfigurationError, StoreError
-from totpcore.store import ClaimResult, Status, Store
+from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, UNTHROTTLED, Backend, claim, enroll
+from totpcore import recovery
+from totpcore.errors import ConfigurationError, RecordError, StoreError
+from totpcore.store import ClaimResult, Status, Store, UserRecord
 from totpcore.throttle import Throttle
 
 pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
 
 STEP_MAX = 2**64 - 1
+#: Another enrolment's id: what a write meant for an earlier enrolment carries.
+OTHER = "0" * 32
 
 
-def begin(store: Store, user_id: str = "alice", *, secret: bytes = SECRET, now: float = 1000.0) -> bool:
+def begin(
+    store: Store,
+    user_id: str = "alice",
+    *,
+    secret: bytes = SECRET,
+    now: float = 1000.0,
+    enrollment_id: str = EID,
+) -> bool:
     """Begin an enrollment with fixed parameters."""
     return store.begin(
-        user_id, sealed_secret=secret, key_id="k1", digits=6, period=30, algorithm="SHA1", now=now
+        user_id,
+        enrollment_id=enrollment_id,
+        sealed_secret=secret,
+        key_id="k1",
+        digits=6,
+        period=30,
+        algorithm="SHA1",
+        now=now,
     )
 
 
@@ -40,7 +57,14 @@ class TestBegin:
         """Every field is stored as given, counters zeroed."""
         assert store.load("alice") is None
         assert store.begin(
-            "alice", sealed_secret=SECRET, key_id="k7", digits=8, period=60, algorithm="SHA512", now=1000.5
+            "alice",
+            enrollment_id=EID,
+            sealed_secret=SECRET,
+            key_id="k7",
+            digits=8,
+            period=60,
+            algorithm="SHA512",
+            now=1000.5,
         )
         record = store.load("alice")
         assert record is not None
@@ -56,11 +80,11 @@ class TestBegin:
     def test_replaces_a_pending_record(self, store: Store) -> None:
         """A second begin (another tab) issues a new secret and zeroes the counters."""
         assert begin(store, secret=b"first")
-        store.claim_attempt("alice", now=1001.0, throttle=UNTHROTTLED)
-        assert begin(store, secret=b"second", now=1002.0)
+        claim(store, "alice", now=1001.0, throttle=UNTHROTTLED, status=Status.PENDING)
+        assert begin(store, secret=b"second", now=1002.0, enrollment_id=OTHER)
         record = store.load("alice")
         assert record is not None
-        assert record.sealed_secret == b"second"
+        assert (record.sealed_secret, record.enrollment_id) == (b"second", OTHER)
         assert record.failures == 0
         assert record.created_at == 1002.0
 
@@ -98,7 +122,7 @@ class TestActivate:
         assert begin(store)
         assert store.activate(
             "alice",
-            sealed_secret=SECRET,
+            enrollment_id=EID,
             step=CONFIRM_STEP,
             recovery_params="$p$",
             digests=DIGESTS,
@@ -111,27 +135,32 @@ class TestActivate:
         assert record.recovery_params == "$p$"
         assert record.recovery == tuple(enumerate(DIGESTS))
         assert (record.enabled_at, record.updated_at, record.created_at) == (1001.0, 1001.0, 1000.0)
-        assert not store.accept_step("alice", step=CONFIRM_STEP, drift=0, now=1002.0)
+        assert not store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP, drift=0, now=1002.0)
 
     def test_zeroes_failures(self, store: Store) -> None:
         """Failed confirmation attempts do not follow the user into login."""
         assert begin(store)
         for t in range(3):
-            store.claim_attempt("alice", now=1001.0 + t, throttle=UNTHROTTLED)
+            claim(store, "alice", now=1001.0 + t, throttle=UNTHROTTLED, status=Status.PENDING)
         enroll_again = store.activate(
-            "alice", sealed_secret=SECRET, step=1, recovery_params="p", digests=DIGESTS, now=1005.0
+            "alice", enrollment_id=EID, step=1, recovery_params="p", digests=DIGESTS, now=1005.0
         )
         assert enroll_again
         record = store.load("alice")
         assert record is not None
         assert (record.failures, record.next_attempt_at, record.drift) == (0, 0.0, 0)
 
-    def test_refuses_another_secret(self, store: Store) -> None:
-        """A second tab began a new enrollment: confirming the first one's secret fails."""
+    def test_refuses_another_enrolment(self, store: Store) -> None:
+        """A second tab began a new enrollment: confirming the first one fails."""
         assert begin(store, secret=b"first")
-        assert begin(store, secret=b"second")
+        assert begin(store, secret=b"second", enrollment_id=OTHER)
         assert not store.activate(
-            "alice", sealed_secret=b"first", step=1, recovery_params="p", digests=[], now=1.0
+            "alice",
+            enrollment_id=EID,
+            step=1,
+            recovery_params="p",
+            digests=[],
+            now=1.0,
         )
         record = store.load("alice")
         assert record is not None
@@ -142,14 +171,14 @@ class TestActivate:
         enroll(store)
         before = store.load("alice")
         assert not store.activate(
-            "alice", sealed_secret=SECRET, step=CONFIRM_STEP + 5, recovery_params="p", digests=[b"x"], now=9.0
+            "alice", enrollment_id=EID, step=CONFIRM_STEP + 5, recovery_params="p", digests=[b"x"], now=9.0
         )
         assert store.load("alice") == before
 
     def test_not_without_a_pending_record(self, store: Store) -> None:
         """No record, nothing to activate."""
         assert not store.activate(
-            "ghost", sealed_secret=SECRET, step=1, recovery_params="p", digests=[], now=1.0
+            "ghost", enrollment_id=EID, step=1, recovery_params="p", digests=[], now=1.0
         )
         assert store.load("ghost") is None
 
@@ -165,15 +194,15 @@ class TestActivate:
         """Steps are RFC 4226 counters: 0 to 2**64 - 1."""
         assert begin(store)
         with pytest.raises(ConfigurationError):
-            store.activate("alice", sealed_secret=SECRET, step=step, recovery_params="p", digests=[], now=1.0)
+            store.activate("alice", enrollment_id=EID, step=step, recovery_params="p", digests=[], now=1.0)
 
 
 def lock(store: Store, user_id: str = "alice") -> None:
     """Fail until the default throttle's lockout, then lock."""
     throttle = Throttle(free_attempts=9, lockout=10)
     for t in range(10):
-        assert store.claim_attempt(user_id, now=2000.0 + t, throttle=throttle).result is ClaimResult.CLAIMED
-    assert store.lock_if_exhausted(user_id, throttle=throttle, now=2010.0)
+        assert claim(store, user_id, now=2000.0 + t, throttle=throttle).result is ClaimResult.CLAIMED
+    assert store.lock_if_exhausted(user_id, enrollment_id=EID, throttle=throttle, now=2010.0)
 
 
 class TestClaimAttempt:
@@ -181,20 +210,20 @@ class TestClaimAttempt:
 
     def test_not_enrolled(self, store: Store) -> None:
         """No record: NOT_ENROLLED, and nothing is created."""
-        claim = store.claim_attempt("ghost", now=1.0, throttle=Throttle())
-        assert claim.result is ClaimResult.NOT_ENROLLED
-        assert claim.record is None
+        claimed = claim(store, "ghost", now=1.0, throttle=Throttle())
+        assert claimed.result is ClaimResult.NOT_ENROLLED
+        assert claimed.record is None
         assert store.load("ghost") is None
 
     def test_counts_before_evaluation(self, store: Store) -> None:
         """A claimed attempt is already a failure, with the throttle's next time."""
         enroll(store)
         throttle = Throttle(free_attempts=1, base_delay=2.0, growth=3.0)
-        first = store.claim_attempt("alice", now=2000.0, throttle=throttle)
+        first = claim(store, "alice", now=2000.0, throttle=throttle)
         assert first.result is ClaimResult.CLAIMED
         assert first.record is not None
         assert (first.record.failures, first.record.next_attempt_at) == (1, 2000.0)
-        second = store.claim_attempt("alice", now=2000.0, throttle=throttle)
+        second = claim(store, "alice", now=2000.0, throttle=throttle)
         assert second.record is not None
         assert (second.record.failures, second.record.next_attempt_at) == (2, 2002.0)
         assert second.record == store.load("alice")
@@ -203,21 +232,21 @@ class TestClaimAttempt:
         """Before next_attempt_at the attempt is refused, not counted, with retry_after."""
         enroll(store)
         throttle = Throttle(free_attempts=0, base_delay=30.0)
-        assert store.claim_attempt("alice", now=2000.0, throttle=throttle).result is ClaimResult.CLAIMED
-        refused = store.claim_attempt("alice", now=2010.0, throttle=throttle)
+        assert claim(store, "alice", now=2000.0, throttle=throttle).result is ClaimResult.CLAIMED
+        refused = claim(store, "alice", now=2010.0, throttle=throttle)
         assert refused.result is ClaimResult.THROTTLED
         assert refused.retry_after == pytest.approx(20.0)
         record = store.load("alice")
         assert record is not None
         assert record.failures == 1
-        assert store.claim_attempt("alice", now=2030.0, throttle=throttle).result is ClaimResult.CLAIMED
+        assert claim(store, "alice", now=2030.0, throttle=throttle).result is ClaimResult.CLAIMED
 
     def test_locked(self, store: Store) -> None:
         """A LOCKED user is refused without counting."""
         enroll(store)
         lock(store)
-        claim = store.claim_attempt("alice", now=9999.0, throttle=Throttle())
-        assert claim.result is ClaimResult.LOCKED
+        claimed = claim(store, "alice", now=9999.0, throttle=Throttle())
+        assert claimed.result is ClaimResult.LOCKED
         record = store.load("alice")
         assert record is not None
         assert record.failures == 10
@@ -225,19 +254,104 @@ class TestClaimAttempt:
     def test_pending_attempts_count_too(self, store: Store) -> None:
         """Confirmation guesses are throttled like login guesses."""
         assert begin(store)
-        claim = store.claim_attempt("alice", now=1001.0, throttle=Throttle())
-        assert claim.result is ClaimResult.CLAIMED
-        assert claim.record is not None
-        assert claim.record.status is Status.PENDING
-        assert claim.record.failures == 1
+        claimed = claim(store, "alice", now=1001.0, throttle=Throttle(), status=Status.PENDING)
+        assert claimed.result is ClaimResult.CLAIMED
+        assert claimed.record is not None
+        assert claimed.record.status is Status.PENDING
+        assert claimed.record.failures == 1
 
     def test_claimed_record_carries_the_recovery_set(self, store: Store) -> None:
         """The service can check a recovery code against the claimed record."""
         enroll(store)
-        claim = store.claim_attempt("alice", now=2000.0, throttle=Throttle())
-        assert claim.record is not None
-        assert claim.record.recovery == tuple(enumerate(DIGESTS))
-        assert claim.record.recovery_params == "$test$"
+        claimed = claim(store, "alice", now=2000.0, throttle=Throttle())
+        assert claimed.record is not None
+        assert claimed.record.recovery == tuple(enumerate(DIGESTS))
+        assert claimed.record.recovery_params == "$test$"
+
+    def test_status_must_match(self, store: Store) -> None:
+        """A login claim on a PENDING user, or a confirmation claim on an ENABLED one, counts nothing."""
+        enroll(store, "enabled")
+        assert begin(store, "pending")
+        assert claim(store, "enabled", now=2000.0, throttle=Throttle(), status=Status.PENDING).result is (
+            ClaimResult.NOT_ENROLLED
+        )
+        assert claim(store, "pending", now=2000.0, throttle=Throttle()).result is ClaimResult.NOT_ENROLLED
+        for user in ("enabled", "pending"):
+            record = store.load(user)
+            assert record is not None
+            assert record.failures == 0
+
+    def test_lockout_is_decided_in_the_claim(self, store: Store) -> None:
+        """Once `lockout` attempts are claimed without a success, the next claim locks: none is evaluated."""
+        enroll(store)
+        throttle = Throttle(free_attempts=9, lockout=10, base_delay=0.001)
+        results = [claim(store, now=2000.0 + t, throttle=throttle).result for t in range(12)]
+        assert results == [ClaimResult.CLAIMED] * 10 + [ClaimResult.LOCKED] * 2
+        record = store.load("alice")
+        assert record is not None
+        assert (record.status, record.failures) == (Status.LOCKED, 10)
+
+    def test_pending_lockout_keeps_the_enrolment_pending(self, store: Store) -> None:
+        """A confirmation that used up its attempts is refused; the user begins again (no LOCKED state)."""
+        assert begin(store)
+        throttle = Throttle(free_attempts=1, lockout=2, base_delay=0.001)
+        results = [
+            claim(store, now=2000.0 + t, throttle=throttle, status=Status.PENDING).result for t in range(3)
+        ]
+        assert results == [ClaimResult.CLAIMED, ClaimResult.CLAIMED, ClaimResult.LOCKED]
+        record = store.load("alice")
+        assert record is not None
+        assert record.status is Status.PENDING
+
+    def test_a_fast_clock_cannot_stretch_the_wait(self, store: Store) -> None:
+        """A failure written by a clock 10 minutes fast makes a correct server wait the policy's delay."""
+        enroll(store)
+        throttle = Throttle(free_attempts=0, base_delay=2.0)
+        assert claim(store, now=2600.0, throttle=throttle).result is ClaimResult.CLAIMED  # the fast node
+        refused = claim(store, now=2000.0, throttle=throttle)  # a correct node, at the same moment
+        assert refused.result is ClaimResult.THROTTLED
+        assert refused.retry_after == throttle.delay_after(1) == 2.0
+        record = store.load("alice")
+        assert record is not None
+        assert record.next_attempt_at == 2002.0  # pulled back, so the wait does not start over
+        assert claim(store, now=2001.0, throttle=throttle).retry_after == 1.0
+        assert claim(store, now=2002.0, throttle=throttle).result is ClaimResult.CLAIMED
+
+    def test_free_attempts_impose_no_wait_whatever_the_clock(self, store: Store) -> None:
+        """Within the free attempts no clock, however far ahead, makes anyone wait."""
+        enroll(store)
+        throttle = Throttle(free_attempts=3)
+        assert claim(store, now=1e9, throttle=throttle).result is ClaimResult.CLAIMED
+        assert claim(store, now=2000.0, throttle=throttle).result is ClaimResult.CLAIMED
+
+    def test_a_refusing_check_writes_nothing(self, store: Store) -> None:
+        """A record the caller cannot use is refused inside the claim, which then counts nothing."""
+        enroll(store)
+        before = store.load("alice")
+
+        def refuse(record: UserRecord) -> None:
+            assert record.user_id == "alice"
+            raise RecordError("unusable")
+
+        with pytest.raises(RecordError, match="unusable"):
+            store.claim_attempt("alice", status=Status.ENABLED, now=2000.0, throttle=Throttle(), check=refuse)
+        assert store.load("alice") == before
+
+    def test_the_check_is_not_run_for_refusals(self, store: Store) -> None:
+        """Throttled, locked and unknown users are refused without consulting the check."""
+        enroll(store)
+        seen: list[str] = []
+        throttle = Throttle(free_attempts=0, base_delay=30.0)
+        for now in (2000.0, 2001.0):
+            store.claim_attempt(
+                "alice",
+                status=Status.ENABLED,
+                now=now,
+                throttle=throttle,
+                check=lambda r: seen.append(r.user_id),
+            )
+        store.claim_attempt("ghost", status=Status.ENABLED, now=2000.0, throttle=throttle, check=seen.append)
+        assert seen == ["alice"]
 
 
 class TestLockIfExhausted:
@@ -248,11 +362,11 @@ class TestLockIfExhausted:
         enroll(store)
         throttle = Throttle(free_attempts=2, lockout=3, base_delay=1.0)
         for t in range(2):
-            store.claim_attempt("alice", now=2000.0 + 10 * t, throttle=throttle)
-        assert not store.lock_if_exhausted("alice", throttle=throttle, now=2020.0)
-        store.claim_attempt("alice", now=2030.0, throttle=throttle)
-        assert store.lock_if_exhausted("alice", throttle=throttle, now=2031.0)
-        assert not store.lock_if_exhausted("alice", throttle=throttle, now=2032.0)
+            claim(store, "alice", now=2000.0 + 10 * t, throttle=throttle)
+        assert not store.lock_if_exhausted("alice", enrollment_id=EID, throttle=throttle, now=2020.0)
+        claim(store, "alice", now=2030.0, throttle=throttle)
+        assert store.lock_if_exhausted("alice", enrollment_id=EID, throttle=throttle, now=2031.0)
+        assert not store.lock_if_exhausted("alice", enrollment_id=EID, throttle=throttle, now=2032.0)
         record = store.load("alice")
         assert record is not None
         assert record.status is Status.LOCKED
@@ -262,9 +376,9 @@ class TestLockIfExhausted:
         """A PENDING record (or none) is never locked: a new enrollment replaces it."""
         assert begin(store)
         throttle = Throttle(free_attempts=0, lockout=1)
-        store.claim_attempt("alice", now=1001.0, throttle=throttle)
-        assert not store.lock_if_exhausted("alice", throttle=throttle, now=1002.0)
-        assert not store.lock_if_exhausted("ghost", throttle=throttle, now=1002.0)
+        claim(store, "alice", now=1001.0, throttle=throttle, status=Status.PENDING)
+        assert not store.lock_if_exhausted("alice", enrollment_id=EID, throttle=throttle, now=1002.0)
+        assert not store.lock_if_exhausted("ghost", enrollment_id=EID, throttle=throttle, now=1002.0)
 
 
 class TestAcceptStep:
@@ -273,8 +387,8 @@ class TestAcceptStep:
     def test_accepts_a_later_step_and_clears_failures(self, store: Store) -> None:
         """last_step, drift and updated_at move; failures and the delay are cleared."""
         enroll(store)
-        store.claim_attempt("alice", now=2000.0, throttle=Throttle(free_attempts=0))
-        assert store.accept_step("alice", step=CONFIRM_STEP + 2, drift=-1, now=2001.0)
+        claim(store, "alice", now=2000.0, throttle=Throttle(free_attempts=0))
+        assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 2, drift=-1, now=2001.0)
         record = store.load("alice")
         assert record is not None
         assert (record.last_step, record.drift, record.failures) == (CONFIRM_STEP + 2, -1, 0)
@@ -285,14 +399,16 @@ class TestAcceptStep:
         """A replay, or an older code, changes nothing."""
         enroll(store)
         before = store.load("alice")
-        assert not store.accept_step("alice", step=CONFIRM_STEP + offset, drift=3, now=2000.0)
+        assert not store.accept_step(
+            "alice", enrollment_id=EID, step=CONFIRM_STEP + offset, drift=3, now=2000.0
+        )
         assert store.load("alice") == before
 
     def test_each_step_once(self, store: Store) -> None:
         """The same step twice: the second is a replay."""
         enroll(store)
-        assert store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-        assert not store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        assert not store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
 
     def test_only_enabled_records(self, store: Store) -> None:
         """PENDING, LOCKED and unknown users cannot log in."""
@@ -300,16 +416,16 @@ class TestAcceptStep:
         enroll(store, "locked")
         lock(store, "locked")
         for user in ("pending", "locked", "ghost"):
-            assert not store.accept_step(user, step=10**6, drift=0, now=3000.0)
+            assert not store.accept_step(user, enrollment_id=EID, step=10**6, drift=0, now=3000.0)
 
     def test_steps_beyond_63_bits(self, store: Store) -> None:
         """Steps near 2**64 - 1 (signed BIGINT overflows) are stored and compared exactly."""
         enroll(store, step=2**63 - 1)
-        assert store.accept_step("alice", step=2**63, drift=0, now=2000.0)
-        assert not store.accept_step("alice", step=2**63 - 1, drift=0, now=2000.0)
-        assert store.accept_step("alice", step=STEP_MAX - 1, drift=0, now=2001.0)
-        assert store.accept_step("alice", step=STEP_MAX, drift=0, now=2002.0)
-        assert not store.accept_step("alice", step=STEP_MAX, drift=0, now=2003.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=2**63, drift=0, now=2000.0)
+        assert not store.accept_step("alice", enrollment_id=EID, step=2**63 - 1, drift=0, now=2000.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=STEP_MAX - 1, drift=0, now=2001.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=STEP_MAX, drift=0, now=2002.0)
+        assert not store.accept_step("alice", enrollment_id=EID, step=STEP_MAX, drift=0, now=2003.0)
         record = store.load("alice")
         assert record is not None
         assert record.last_step == STEP_MAX
@@ -318,22 +434,57 @@ class TestAcceptStep:
     def test_small_after_large_digit_count(self, store: Store) -> None:
         """Ordering is numeric, not textual: 10 > 9 and 100 > 99."""
         enroll(store, step=9)
-        assert store.accept_step("alice", step=10, drift=0, now=1.0)
-        assert not store.accept_step("alice", step=9, drift=0, now=1.0)
-        assert store.accept_step("alice", step=100, drift=0, now=1.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=10, drift=0, now=1.0)
+        assert not store.accept_step("alice", enrollment_id=EID, step=9, drift=0, now=1.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=100, drift=0, now=1.0)
 
     @pytest.mark.parametrize("step", [-1, 2**64])
     def test_step_out_of_range(self, store: Store, step: int) -> None:
         """Out-of-range steps are a programming error, not a replay."""
         enroll(store)
         with pytest.raises(ConfigurationError):
-            store.accept_step("alice", step=step, drift=0, now=1.0)
+            store.accept_step("alice", enrollment_id=EID, step=step, drift=0, now=1.0)
 
     def test_step_must_be_an_int(self, store: Store) -> None:
         """A bool or float step is refused before reaching the database."""
         enroll(store)
         with pytest.raises(TypeError):
-            store.accept_step("alice", step=True, drift=0, now=1.0)
+            store.accept_step("alice", enrollment_id=EID, step=True, drift=0, now=1.0)
+
+
+class TestEnrolmentGuard:
+    """Every write after a claim names the enrolment claimed: a reset and a new enrolment void it."""
+
+    def test_writes_for_another_enrolment_change_nothing(self, store: Store) -> None:
+        """accept_step, consume_recovery, replace_recovery and lock_if_exhausted need the enrolment id."""
+        enroll(store)
+        throttle = Throttle(free_attempts=0, lockout=1)
+        claim(store, now=2000.0, throttle=throttle)
+        before = store.load("alice")
+        assert not store.accept_step("alice", enrollment_id=OTHER, step=CONFIRM_STEP + 1, drift=0, now=2001.0)
+        assert (
+            store.consume_recovery("alice", enrollment_id=OTHER, index=0, digest=DIGESTS[0], now=2001.0)
+            is None
+        )
+        assert not store.replace_recovery(
+            "alice", enrollment_id=OTHER, recovery_params="p", digests=[], now=1.0
+        )
+        assert not store.lock_if_exhausted("alice", enrollment_id=OTHER, throttle=throttle, now=2001.0)
+        assert store.load("alice") == before
+
+    def test_a_reset_voids_writes_in_flight(self, store: Store) -> None:
+        """Claimed before a reset, accepted after a new enrolment: the old enrolment's write fails."""
+        enroll(store)
+        claimed = claim(store, now=2000.0, throttle=Throttle())
+        assert claimed.record is not None
+        assert store.reset("alice")
+        enroll(store, enrollment_id=OTHER, now=2001.0)
+        old = claimed.record.enrollment_id
+        assert not store.accept_step("alice", enrollment_id=old, step=CONFIRM_STEP + 1, drift=0, now=2002.0)
+        assert (
+            store.consume_recovery("alice", enrollment_id=old, index=0, digest=DIGESTS[0], now=2002.0) is None
+        )
+        assert store.accept_step("alice", enrollment_id=OTHER, step=CONFIRM_STEP + 1, drift=0, now=2003.0)
 
 
 class TestRecoveryCodes:
@@ -342,8 +493,10 @@ class TestRecoveryCodes:
     def test_consumes_once(self, store: Store) -> None:
         """The first use returns the codes left; the second returns None."""
         enroll(store)
-        assert store.consume_recovery("alice", index=2, digest=DIGESTS[2], now=2000.0) == 4
-        assert store.consume_recovery("alice", index=2, digest=DIGESTS[2], now=2001.0) is None
+        assert store.consume_recovery("alice", enrollment_id=EID, index=2, digest=DIGESTS[2], now=2000.0) == 4
+        assert (
+            store.consume_recovery("alice", enrollment_id=EID, index=2, digest=DIGESTS[2], now=2001.0) is None
+        )
         record = store.load("alice")
         assert record is not None
         assert [index for index, _ in record.recovery] == [0, 1, 3, 4]
@@ -351,8 +504,8 @@ class TestRecoveryCodes:
     def test_clears_failures(self, store: Store) -> None:
         """A recovery login is a success: the throttle starts again."""
         enroll(store)
-        store.claim_attempt("alice", now=2000.0, throttle=Throttle(free_attempts=0))
-        assert store.consume_recovery("alice", index=0, digest=DIGESTS[0], now=2001.0) == 4
+        claim(store, "alice", now=2000.0, throttle=Throttle(free_attempts=0))
+        assert store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2001.0) == 4
         record = store.load("alice")
         assert record is not None
         assert (record.failures, record.next_attempt_at, record.updated_at) == (0, 0.0, 2001.0)
@@ -361,23 +514,32 @@ class TestRecoveryCodes:
     def test_index_and_digest_must_both_match(self, store: Store, index: int, digest: bytes) -> None:
         """A digest under another index consumes nothing."""
         enroll(store)
-        store.claim_attempt("alice", now=2000.0, throttle=Throttle(free_attempts=0))
+        claim(store, "alice", now=2000.0, throttle=Throttle(free_attempts=0))
         before = store.load("alice")
-        assert store.consume_recovery("alice", index=index, digest=digest, now=2001.0) is None
+        assert (
+            store.consume_recovery("alice", enrollment_id=EID, index=index, digest=digest, now=2001.0) is None
+        )
         assert store.load("alice") == before
 
     def test_until_none_left(self, store: Store) -> None:
         """The count goes down to zero."""
         enroll(store)
-        left = [store.consume_recovery("alice", index=i, digest=d, now=2000.0) for i, d in enumerate(DIGESTS)]
+        left = [
+            store.consume_recovery("alice", enrollment_id=EID, index=i, digest=d, now=2000.0)
+            for i, d in enumerate(DIGESTS)
+        ]
         assert left == [4, 3, 2, 1, 0]
 
     def test_only_enabled_records(self, store: Store) -> None:
         """A LOCKED user cannot get in with a recovery code; support must reset."""
         enroll(store)
         lock(store)
-        assert store.consume_recovery("alice", index=0, digest=DIGESTS[0], now=3000.0) is None
-        assert store.consume_recovery("ghost", index=0, digest=DIGESTS[0], now=3000.0) is None
+        assert (
+            store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=3000.0) is None
+        )
+        assert (
+            store.consume_recovery("ghost", enrollment_id=EID, index=0, digest=DIGESTS[0], now=3000.0) is None
+        )
         record = store.load("alice")
         assert record is not None
         assert len(record.recovery) == 5
@@ -386,13 +548,17 @@ class TestRecoveryCodes:
         """The new set, indexed from 0, replaces the old one entirely."""
         enroll(store)
         new = [b"new-0", b"new-1"]
-        assert store.replace_recovery("alice", recovery_params="$v2$", digests=new, now=3000.0)
+        assert store.replace_recovery(
+            "alice", enrollment_id=EID, recovery_params="$v2$", digests=new, now=3000.0
+        )
         record = store.load("alice")
         assert record is not None
         assert record.recovery == ((0, b"new-0"), (1, b"new-1"))
         assert (record.recovery_params, record.updated_at) == ("$v2$", 3000.0)
-        assert store.consume_recovery("alice", index=0, digest=DIGESTS[0], now=3001.0) is None
-        assert store.consume_recovery("alice", index=1, digest=b"new-1", now=3002.0) == 1
+        assert (
+            store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=3001.0) is None
+        )
+        assert store.consume_recovery("alice", enrollment_id=EID, index=1, digest=b"new-1", now=3002.0) == 1
 
     def test_replace_only_when_enabled(self, store: Store) -> None:
         """PENDING, LOCKED and unknown users get no new set."""
@@ -400,7 +566,9 @@ class TestRecoveryCodes:
         enroll(store, "locked")
         lock(store, "locked")
         for user in ("pending", "locked", "ghost"):
-            assert not store.replace_recovery(user, recovery_params="p", digests=[b"x"], now=1.0)
+            assert not store.replace_recovery(
+                user, enrollment_id=EID, recovery_params="p", digests=[b"x"], now=1.0
+            )
         record = store.load("locked")
         assert record is not None
         assert record.recovery == tuple(enumerate(DIGESTS))
@@ -432,6 +600,36 @@ class TestKeyRotation:
         record = store.load("alice")
         assert record is not None
         assert (record.sealed_secret, record.key_id) == (b"v2", "k1")
+
+    def test_unsealed_recovery_sets_are_stale(self, store: Store) -> None:
+        """A set whose digests are not sealed yet (scheme rc1) needs a rotation even under the current key."""
+        enroll(store, "alice")
+        enroll(store, "bob")
+        legacy = f"${recovery.SCHEME}$v=19$m=8,t=1,p=1,c=16$AAAAAAAAAAAAAAAAAAAAAA"
+        assert store.replace_recovery(
+            "bob", enrollment_id=EID, recovery_params=legacy, digests=DIGESTS, now=1.0
+        )
+        assert store.stale_keys("k1") == ["bob"]
+
+    def test_reseal_recovery_swaps_unused_digests_once(self, store: Store) -> None:
+        """The parameters are compared and swapped; a code consumed meanwhile stays consumed."""
+        enroll(store)
+        assert store.consume_recovery("alice", enrollment_id=EID, index=1, digest=DIGESTS[1], now=2.0) == 4
+        swaps = [(i, d, b"sealed-%d" % i) for i, d in enumerate(DIGESTS)]
+        assert not store.reseal_recovery(
+            "alice", old_params="$other$", new_params="$new$", digests=swaps, now=3.0
+        )
+        assert store.reseal_recovery("alice", old_params="$test$", new_params="$new$", digests=swaps, now=3.0)
+        record = store.load("alice")
+        assert record is not None
+        assert record.recovery_params == "$new$"
+        assert record.recovery == tuple((i, b"sealed-%d" % i) for i in (0, 2, 3, 4))
+        assert not store.reseal_recovery(
+            "alice", old_params="$test$", new_params="$x$", digests=swaps, now=4.0
+        )
+        assert not store.reseal_recovery(
+            "ghost", old_params="$test$", new_params="$x$", digests=swaps, now=4.0
+        )
 
 
 class TestReset:
@@ -468,7 +666,14 @@ class TestValues:
         blob = bytes(range(256))
         user = "d\u00e9j\u00e0-\U0001f511"
         assert store.begin(
-            user, sealed_secret=blob, key_id="k\u00e9", digits=6, period=30, algorithm="SHA1", now=0.1
+            user,
+            enrollment_id=EID,
+            sealed_secret=blob,
+            key_id="k\u00e9",
+            digits=6,
+            period=30,
+            algorithm="SHA1",
+            now=0.1,
         )
         record = store.load(user)
         assert record is not None
@@ -480,7 +685,14 @@ class TestValues:
     def test_integer_times_come_back_as_floats(self, store: Store) -> None:
         """Timestamps are floats whatever the caller passed."""
         assert store.begin(
-            "alice", sealed_secret=SECRET, key_id="k", digits=6, period=30, algorithm="SHA1", now=5
+            "alice",
+            enrollment_id=EID,
+            sealed_secret=SECRET,
+            key_id="k",
+            digits=6,
+            period=30,
+            algorithm="SHA1",
+            now=5,
         )
         record = store.load("alice")
         assert record is not None
@@ -500,6 +712,6 @@ class TestClose:
         with pytest.raises(StoreError, match="closed"):
             store.load("alice")
         with pytest.raises(StoreError, match="closed"):
-            store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=1.0)
+            store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=1.0)
         with pytest.raises(StoreError, match="closed"):
             store.create_schema()
