@@ -188,6 +188,13 @@ class TestCode:
             == "94287082\n"
         )
 
+    def test_iso_time_is_exact(self, secret_file: Path) -> None:
+        """The last microsecond of a step prints that step's code, not the next one's."""
+        expected = TOTP(Secret(b"12345678901234567890")).at(19880899229)  # 2600-01-01T00:00:29Z
+        assert expected != TOTP(Secret(b"12345678901234567890")).at(19880899230)
+        at = "2600-01-01T00:00:29.999999Z"
+        assert call("code", "--secret-file", str(secret_file), "--at", at)[1] == expected + "\n"
+
     def test_naive_iso_time(self, secret_file: Path) -> None:
         """A time without a zone is refused."""
         code, _, err = call("code", "--secret-file", str(secret_file), "--at", "2026-01-01T00:00:00")

@@ -21,6 +21,9 @@ MAX_DIGITS: Final = 8
 
 UnixTime = int | float | dt.datetime
 
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_SECOND: Final = dt.timedelta(seconds=1)
+
 
 def type_error(name: str, expected: str, value: object) -> NoReturn:
     """Raise the one ``TypeError`` wording used for every argument."""
@@ -49,19 +52,26 @@ def check_counter(counter: object, name: str = "counter") -> int:
 def unix_seconds(t: object) -> int | float:
     """Return *t* as Unix seconds: an ``int``, a finite ``float`` or an aware ``datetime``.
 
-    A naive ``datetime`` is refused: its meaning depends on the server's time zone
-    (pyotp converts it with ``time.mktime``, which is local time).
+    An ``int`` or a ``float`` is returned as given. An aware ``datetime`` becomes its
+    whole Unix seconds, floored in integer arithmetic: never through a ``float``, which
+    rounds ``2600-01-01T00:00:29.999999Z`` up to the next second, and the next time step.
+    Dropping the fraction loses nothing: *t0* and the period are whole seconds, so
+    ``floor((t - t0) / period)`` only depends on ``floor(t)``. A naive ``datetime`` is
+    refused: its meaning depends on the server's time zone (pyotp converts it with
+    ``time.mktime``, which is local time).
     """
-    if type(t) is int or type(t) is float:
+    if type(t) is float:
         if math.isfinite(t):
             return t
         raise ConfigurationError(f"time must be finite, got {t!r}")
+    if type(t) is int:
+        return t
     if isinstance(t, dt.datetime):
         if t.utcoffset() is None:
             raise ConfigurationError(
                 "a naive datetime has no time zone; pass an aware datetime or Unix seconds"
             )
-        return t.timestamp()
+        return (t - _EPOCH) // _SECOND
     return type_error("time", "Unix seconds (int or float) or an aware datetime", t)
 
 
