@@ -444,6 +444,15 @@ class TestAdmin:
         assert code != EXIT_OK
         one_line_error(err)
 
+    def test_key_file_open_to_others(self, database: tuple[str, Path, TOTP]) -> None:
+        """A key file readable by others is refused in one line naming chmod 600; nothing is read."""
+        url, key_file, _ = database
+        key_file.chmod(0o644)
+        code, out, err = call("admin", "--db", url, "--key-file", str(key_file), "status", "alice")
+        assert (code, out) == (EXIT_USAGE, "")
+        one_line_error(err)
+        assert f"chmod 600 {str(key_file)!r}" in err
+
     def test_reset_needs_actor_and_reason(self, database: tuple[str, Path, TOTP]) -> None:
         """The parser refuses a reset without --actor and --reason."""
         url, key_file, _ = database
