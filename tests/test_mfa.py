@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import record_calls
 from store_support import Backend, pg_schema
 from totpcore import (
     TOTP,
@@ -604,14 +605,7 @@ class TestResyncOutcomes:
     ) -> None:
         """20000 codes, a str or None: MALFORMED and counted, without computing a single HMAC."""
         world.enrol()
-        hmacs: list[int] = []
-        compute = _KeyedOtp._code
-
-        def counted(otp: _KeyedOtp, step: int) -> str:
-            hmacs.append(step)
-            return compute(otp, step)
-
-        monkeypatch.setattr(_KeyedOtp, "_code", counted)
+        hmacs = record_calls(monkeypatch, _KeyedOtp, "_code")
         assert world.service.resync("alice", codes).outcome is Outcome.MALFORMED  # type: ignore[arg-type]
         assert hmacs == []
         record = world.store.load("alice")

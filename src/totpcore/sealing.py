@@ -200,9 +200,10 @@ class KeyRing:
         Create it with :meth:`save` (mode 0600), outside the database. On POSIX a key
         file with any permission for its group or others (a bit of 0o077) is refused, as
         OpenSSH refuses such a private key: whoever reads the ring can unseal every
-        secret of a copy of the database. The file is opened once and checked on the open descriptor,
-        so it cannot be swapped between the check and the read; a named pipe or a device
-        is refused without being read. A symbolic link is judged by its target.
+        secret of a copy of the database. The file is opened once and checked on the
+        open descriptor, so it cannot be swapped between the check and the read; a named
+        pipe or a device is refused without being read. A symbolic link is judged by its
+        target.
 
         Raises:
             ConfigurationError: the file cannot be opened, is not a regular file, is
