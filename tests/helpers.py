@@ -12,6 +12,8 @@ from totpcore import Algorithm
 if TYPE_CHECKING:
     from hashlib import _Hash
 
+    import pytest
+
 TESTS = Path(__file__).parent
 VECTORS = TESTS / "vectors"
 DATA = TESTS / "data"
@@ -42,3 +44,16 @@ def load_records(path: Path) -> list[dict[str, str]]:
 def load_vectors(name: str) -> list[dict[str, str]]:
     """The RFC vector file ``tests/vectors/<name>``."""
     return load_records(VECTORS / name)
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[tuple[object, ...]]:
+    """Wrap ``owner.name`` (a function or method) to record each call's arguments; return the record."""
+    calls: list[tuple[object, ...]] = []
+    real = getattr(owner, name)
+
+    def recorded(*args: object) -> object:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls

@@ -188,6 +188,13 @@ class TestCode:
             == "94287082\n"
         )
 
+    def test_iso_time_is_exact(self, secret_file: Path) -> None:
+        """The last microsecond of a step prints that step's code, not the next one's."""
+        expected = TOTP(Secret(b"12345678901234567890")).at(19880899229)  # 2600-01-01T00:00:29Z
+        assert expected != TOTP(Secret(b"12345678901234567890")).at(19880899230)
+        at = "2600-01-01T00:00:29.999999Z"
+        assert call("code", "--secret-file", str(secret_file), "--at", at)[1] == expected + "\n"
+
     def test_naive_iso_time(self, secret_file: Path) -> None:
         """A time without a zone is refused."""
         code, _, err = call("code", "--secret-file", str(secret_file), "--at", "2026-01-01T00:00:00")
@@ -436,6 +443,15 @@ class TestAdmin:
         )
         assert code != EXIT_OK
         one_line_error(err)
+
+    def test_key_file_open_to_others(self, database: tuple[str, Path, TOTP]) -> None:
+        """A key file readable by others is refused in one line naming chmod 600; nothing is read."""
+        url, key_file, _ = database
+        key_file.chmod(0o644)
+        code, out, err = call("admin", "--db", url, "--key-file", str(key_file), "status", "alice")
+        assert (code, out) == (EXIT_USAGE, "")
+        one_line_error(err)
+        assert f"chmod 600 {str(key_file)!r}" in err
 
     def test_reset_needs_actor_and_reason(self, database: tuple[str, Path, TOTP]) -> None:
         """The parser refuses a reset without --actor and --reason."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import record_calls
 from store_support import Backend, pg_schema
 from totpcore import (
     TOTP,
@@ -24,6 +25,7 @@ from totpcore import (
     StoreError,
     Window,
 )
+from totpcore.hotp import _KeyedOtp
 from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
@@ -594,6 +596,21 @@ class TestResyncOutcomes:
             world.service.resync("alice", [phone.wrong_code(), phone.wrong_code()]).outcome is Outcome.INVALID
         )
         assert world.service.resync("alice", [phone.code(), "12x456"]).outcome is Outcome.MALFORMED
+
+    @pytest.mark.parametrize(
+        "codes", [["000000"] * 20_000, "123456654321", None], ids=["many", "str", "None"]
+    )
+    def test_unbounded_codes_are_malformed(
+        self, world: World, codes: object, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """20000 codes, a str or None: MALFORMED and counted, without computing a single HMAC."""
+        world.enrol()
+        hmacs = record_calls(monkeypatch, _KeyedOtp, "_code")
+        assert world.service.resync("alice", codes).outcome is Outcome.MALFORMED  # type: ignore[arg-type]
+        assert hmacs == []
+        record = world.store.load("alice")
+        assert record is not None
+        assert record.failures == 1
 
     def test_non_text_code_is_malformed(self, world: World) -> None:
         """An int is not a code (its leading zeros are gone): MALFORMED, counted."""

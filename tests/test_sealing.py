@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,6 +152,15 @@ class TestPersistence:
         with pytest.raises(ConfigurationError, match="cannot read the key file"):
             KeyRing.from_file(tmp_path / "absent.json")
 
+    def test_key_file_that_is_not_utf8(self, tmp_path: Path) -> None:
+        """Bytes that are not UTF-8 are a ConfigurationError, not a UnicodeDecodeError."""
+        path = tmp_path / "keys.json"
+        path.write_bytes(b'{"current": "k1", "keys": {"k1": "\xff\xfe"}}')
+        path.chmod(0o600)
+        with pytest.raises(ConfigurationError, match="not UTF-8") as caught:
+            KeyRing.from_file(path)
+        assert "\\xff" not in str(caught.value)
+
     def test_env(self, ring: KeyRing, monkeypatch: pytest.MonkeyPatch) -> None:
         """from_env reads TOTPCORE_KEYRING, or another variable."""
         monkeypatch.setenv("TOTPCORE_KEYRING", ring.to_json())
@@ -177,3 +189,85 @@ class TestPersistence:
         """AES-256."""
         assert KEY_BYTES == 32
         assert len(os.urandom(KEY_BYTES)) == 32
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+class TestKeyFileAccess:
+    """from_file loads only a regular file no one but its owner can read or write, as ssh does."""
+
+    @pytest.fixture
+    def key_file(self, ring: KeyRing, tmp_path: Path) -> Path:
+        """The ring saved to keys.json (mode 0600)."""
+        path = tmp_path / "keys.json"
+        ring.save(path)
+        return path
+
+    @pytest.mark.parametrize("mode", [0o600, 0o400, 0o700], ids=oct)
+    def test_owner_only_is_loaded(self, key_file: Path, mode: int) -> None:
+        """Permissions for the owner alone are fine."""
+        key_file.chmod(mode)
+        assert KeyRing.from_file(key_file).current == "k1"
+
+    @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o620, 0o602, 0o610, 0o601, 0o666], ids=oct)
+    def test_group_or_others_refused(self, key_file: Path, ring: KeyRing, mode: int) -> None:
+        """Any bit of 0o077 is refused; the message names chmod 600 and the path, never a key."""
+        key_file.chmod(mode)
+        with pytest.raises(ConfigurationError) as caught:
+            KeyRing.from_file(key_file)
+        message = str(caught.value)
+        assert "chmod 600" in message
+        assert str(key_file) in message
+        assert f"{mode:o}" in message
+        for secret in json.loads(ring.to_json())["keys"].values():
+            assert secret not in message
+        assert key_file.read_text() not in message
+
+    def test_symlink_to_an_owner_only_file(self, key_file: Path, tmp_path: Path) -> None:
+        """A symbolic link (as Kubernetes mounts secrets) is judged by the file it points to."""
+        link = tmp_path / "link.json"
+        link.symlink_to(key_file)
+        assert KeyRing.from_file(link).current == "k1"
+        key_file.chmod(0o644)
+        with pytest.raises(ConfigurationError, match="chmod 600"):
+            KeyRing.from_file(link)
+
+    def test_directory_refused(self, tmp_path: Path) -> None:
+        """A directory is not a key file."""
+        with pytest.raises(ConfigurationError, match="not a regular file"):
+            KeyRing.from_file(tmp_path)
+
+    def test_fifo_refused_without_blocking(self, tmp_path: Path) -> None:
+        """A named pipe is refused: it is not read (a read would wait for a writer)."""
+        fifo = tmp_path / "keys.fifo"
+        os.mkfifo(fifo, 0o600)
+        with _writer_for_blocked_readers(fifo), pytest.raises(ConfigurationError, match="not a regular file"):
+            KeyRing.from_file(fifo)
+
+    def test_device_refused(self) -> None:
+        """A character device is not a key file."""
+        with pytest.raises(ConfigurationError, match="not a regular file"):
+            KeyRing.from_file("/dev/null")
+
+
+@contextlib.contextmanager
+def _writer_for_blocked_readers(fifo: Path) -> Iterator[None]:
+    """Open and close *fifo* for writing whenever a reader waits on it, so no reader hangs.
+
+    A reader that opened the pipe then reads end-of-file instead of blocking the suite.
+    """
+    done = threading.Event()
+
+    def release() -> None:
+        while not done.is_set():
+            try:  # succeeds only while a reader has the pipe open (ENXIO otherwise)
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                done.wait(0.001)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

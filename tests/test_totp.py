@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import calendar
 import datetime as dt
 import math
 
@@ -15,6 +17,19 @@ from totpcore import HOTP, TOTP, Algorithm, ConfigurationError, Secret
 
 RFC6238 = load_vectors("rfc6238.txt")
 SHA1_SECRET = Secret(b"12345678901234567890")
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+#: Fixed UTC offsets, down to the microsecond (datetime allows any offset under 24 h).
+OFFSETS = st.timedeltas(
+    min_value=-dt.timedelta(hours=24) + dt.timedelta(microseconds=1),
+    max_value=dt.timedelta(hours=24) - dt.timedelta(microseconds=1),
+).map(dt.timezone)
+#: Aware datetimes far from the limits of datetime (converting them to UTC cannot overflow).
+AWARE_DATETIMES = st.datetimes(
+    min_value=dt.datetime(1900, 1, 2),  # noqa: DTZ001  # hypothesis bounds are naive wall times
+    max_value=dt.datetime(9999, 12, 30),  # noqa: DTZ001
+    timezones=OFFSETS,
+)
 
 
 def test_vector_file_is_complete() -> None:
@@ -68,6 +83,14 @@ class TestTimeSteps:
         with pytest.raises(ConfigurationError, match="2\\*\\*64"):
             otp.at(1e30)
 
+    @pytest.mark.parametrize(
+        ("t", "message"), [(2**1100, "2\\*\\*64"), (-(2**1100), "before t0")], ids=["2**1100", "-2**1100"]
+    )
+    def test_huge_integers(self, t: int, message: str) -> None:
+        """An int too large for a float is a ConfigurationError, not an OverflowError."""
+        with pytest.raises(ConfigurationError, match=message):
+            TOTP(SHA1_SECRET).at(t)
+
     @pytest.mark.parametrize("t", [math.nan, math.inf, -math.inf])
     def test_non_finite_times(self, t: float) -> None:
         """NaN and infinities are refused."""
@@ -80,6 +103,51 @@ class TestTimeSteps:
         utc = dt.datetime(2009, 2, 13, 23, 31, 30, tzinfo=dt.timezone.utc)
         paris = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
         assert otp.at(utc) == otp.at(paris) == otp.at(1234567890)
+
+    def test_the_last_microsecond_of_a_step(self) -> None:
+        """2600-01-01T00:00:29.999999Z is in step floor(19880899229 / 30), not the next one."""
+        moment = dt.datetime(2600, 1, 1, 0, 0, 29, 999999, tzinfo=UTC)
+        assert moment.timestamp() == 19880899230.0  # the float rounds it into the next step
+        assert TOTP(SHA1_SECRET).step_at(moment) == (19880899200 + 29) // 30 == 662696640
+
+    @pytest.mark.parametrize(
+        "moment",
+        [
+            dt.datetime(2600, 1, 1, 0, 0, 29, 999999, tzinfo=UTC),
+            dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            dt.datetime(2038, 1, 19, 3, 14, 59, 999999, tzinfo=UTC),
+            dt.datetime(4000, 6, 1, 5, 30, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        ],
+        ids=str,
+    )
+    def test_aware_datetimes_agree_with_pyotp(self, moment: dt.datetime) -> None:
+        """The last microsecond of a step gives the step pyotp computes (it drops the fraction)."""
+        peer = pyotp.TOTP(base64.b32encode(b"12345678901234567890").decode())
+        assert TOTP(SHA1_SECRET).step_at(moment) == peer.timecode(moment)
+
+    @given(moment=AWARE_DATETIMES, t0=st.integers(0, 2**34), period=st.integers(1, 120))
+    def test_aware_datetimes_give_the_step_of_their_whole_second(
+        self, moment: dt.datetime, t0: int, period: int
+    ) -> None:
+        """Any aware datetime, in any UTC offset, floors exactly: floor((t - t0) / period)."""
+        otp = TOTP(SHA1_SECRET, period=period, t0=t0)
+        whole_seconds = calendar.timegm(moment.astimezone(UTC).timetuple())  # microseconds dropped
+        if whole_seconds < t0:
+            with pytest.raises(ConfigurationError, match="before t0"):
+                otp.step_at(moment)
+        else:
+            assert otp.step_at(moment) == (whole_seconds - t0) // period
+            assert otp.at(moment) == otp.at(whole_seconds)
+
+    @given(step=st.integers(1, 10**9), t0=st.integers(0, 2**31), period=st.integers(1, 120), zone=OFFSETS)
+    def test_step_boundaries_to_the_microsecond(
+        self, step: int, t0: int, period: int, zone: dt.tzinfo
+    ) -> None:
+        """One microsecond before a step starts is the previous step; its first microsecond is it."""
+        otp = TOTP(SHA1_SECRET, period=period, t0=t0)
+        start = (EPOCH + dt.timedelta(seconds=t0 + step * period)).astimezone(zone)
+        assert otp.step_at(start) == step
+        assert otp.step_at(start - dt.timedelta(microseconds=1)) == step - 1
 
     def test_naive_datetimes_are_refused(self) -> None:
         """A naive datetime depends on the server's zone, so it is refused."""

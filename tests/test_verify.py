@@ -6,12 +6,15 @@ import datetime as dt
 import hashlib
 import hmac
 import struct
+from collections.abc import Callable, Iterator
 
 import pyotp
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
+import totpcore._checks
+from helpers import record_calls
 from totpcore import (
     HOTP,
     TOTP,
@@ -23,6 +26,8 @@ from totpcore import (
     Secret,
     Window,
 )
+from totpcore.hotp import _KeyedOtp
+from totpcore.totp import MAX_RESYNC_CODES
 
 SECRET = Secret(b"12345678901234567890")
 T = 1_700_000_010  # step 56_666_667, 10 s into it
@@ -299,8 +304,27 @@ class TestConstantTime:
         assert comparisons == [code(c) for c in range(10, 15)]
 
 
+def _totp_resync(codes: object) -> Match:
+    return TOTP(SECRET).resync(codes, at=T)  # type: ignore[arg-type]  # bad input on purpose
+
+
+def _hotp_resync(codes: object) -> int:
+    return HOTP(SECRET).resync(codes, 0)  # type: ignore[arg-type]  # bad input on purpose
+
+
+RESYNCS = [pytest.param(_totp_resync, id="TOTP"), pytest.param(_hotp_resync, id="HOTP")]
+
+
 class TestResync:
     """TOTP.resync: consecutive codes within a wide search (RFC 4226 §7.4 over time steps)."""
+
+    @pytest.fixture
+    def work(self, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple[object, ...]]]:
+        """Record the codes parsed and the HMACs computed."""
+        return {
+            "parsed": record_calls(monkeypatch, totpcore._checks, "parse_code"),
+            "hmac": record_calls(monkeypatch, _KeyedOtp, "_code"),
+        }
 
     @pytest.mark.parametrize("hours", [3, -5, 23.9, -23.9])
     def test_far_off_phone(self, hours: float) -> None:
@@ -337,10 +361,67 @@ class TestResync:
         with pytest.raises(InvalidCode, match="at least two"):
             TOTP(SECRET).resync(codes, at=T)
 
-    def test_a_single_string_is_refused(self) -> None:
-        """A str is iterable but is not a list of codes."""
-        with pytest.raises(TypeError, match="codes"):
-            TOTP(SECRET).resync("123456654321", at=T)
+    def test_at_most_ten_codes(self) -> None:
+        """A run of MAX_RESYNC_CODES codes is found; one more is malformed."""
+        assert MAX_RESYNC_CODES == 10
+        run = [code(NOW + 400 + k) for k in range(MAX_RESYNC_CODES + 1)]
+        assert TOTP(SECRET).resync(run[:-1], at=T).step == NOW + 409
+        assert TOTP(SECRET).resync(tuple(run[1:]), at=T).step == NOW + 410
+        with pytest.raises(MalformedCode, match="at most 10"):
+            TOTP(SECRET).resync(run, at=T)
+        with pytest.raises(MalformedCode, match="at most 10"):
+            HOTP(SECRET).resync(run, NOW + 400)
+
+    @pytest.mark.parametrize("resync", RESYNCS)
+    def test_too_many_codes_cost_nothing(
+        self, resync: Callable[[object], object], work: dict[str, list[tuple[object, ...]]]
+    ) -> None:
+        """20000 codes are refused before any is parsed or any HMAC computed; 2 cost the search."""
+        with pytest.raises(MalformedCode, match="at most 10"):
+            resync(["000000"] * 20_000)
+        assert work == {"parsed": [], "hmac": []}
+        with pytest.raises(InvalidCode):
+            resync(["000000"] * 2)
+        assert len(work["parsed"]) == 2
+        assert work["hmac"]
+
+    @pytest.mark.parametrize(
+        "codes",
+        [
+            "123456654321",
+            b"123456654321",
+            None,
+            123456,
+            {"123456", "654321"},
+            frozenset({"123456"}),
+            {"123456": 1, "654321": 2},
+            range(2),
+            iter(["123456", "654321"]),
+            bytearray(b"123456"),
+        ],
+        ids=lambda codes: type(codes).__name__,
+    )
+    @pytest.mark.parametrize("resync", RESYNCS)
+    def test_only_a_list_or_tuple(
+        self, resync: Callable[[object], object], codes: object, work: dict[str, list[tuple[object, ...]]]
+    ) -> None:
+        """Anything but a list or tuple is MalformedCode (never TypeError), before any work."""
+        with pytest.raises(MalformedCode, match="list or tuple"):
+            resync(codes)
+        assert work == {"parsed": [], "hmac": []}
+
+    def test_a_generator_is_not_consumed(self) -> None:
+        """A generator is refused without being advanced: no element is looked at."""
+        pulled: list[str] = []
+
+        def codes() -> Iterator[str]:
+            for value in ("123456", "654321"):
+                pulled.append(value)
+                yield value
+
+        with pytest.raises(MalformedCode, match="list or tuple"):
+            TOTP(SECRET).resync(codes(), at=T)
+        assert pulled == []
 
     def test_malformed_member(self) -> None:
         """Each code is parsed strictly."""

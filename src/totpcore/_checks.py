@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
 from typing import Final, NoReturn
 
 from totpcore.errors import ConfigurationError, InvalidCode, MalformedCode
@@ -18,8 +17,14 @@ COUNTER_LIMIT: Final = 1 << 64
 #: RFC 4226 §5.3 and §4 R4: at least 6 digits; 8 is the most any peer supports.
 MIN_DIGITS: Final = 6
 MAX_DIGITS: Final = 8
+#: The most codes a resynchronisation takes (RFC 4226 §7.4 asks for "say, 2, 3"). The search
+#: compares every code at every step it covers, so longer requests are refused unread.
+MAX_RESYNC_CODES: Final = 10
 
 UnixTime = int | float | dt.datetime
+
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_SECOND: Final = dt.timedelta(seconds=1)
 
 
 def type_error(name: str, expected: str, value: object) -> NoReturn:
@@ -49,19 +54,26 @@ def check_counter(counter: object, name: str = "counter") -> int:
 def unix_seconds(t: object) -> int | float:
     """Return *t* as Unix seconds: an ``int``, a finite ``float`` or an aware ``datetime``.
 
-    A naive ``datetime`` is refused: its meaning depends on the server's time zone
-    (pyotp converts it with ``time.mktime``, which is local time).
+    An ``int`` or a ``float`` is returned as given. An aware ``datetime`` becomes its
+    whole Unix seconds, floored in integer arithmetic: never through a ``float``, which
+    rounds ``2600-01-01T00:00:29.999999Z`` up to the next second, and the next time step.
+    Dropping the fraction loses nothing: *t0* and the period are whole seconds, so
+    ``floor((t - t0) / period)`` only depends on ``floor(t)``. A naive ``datetime`` is
+    refused: its meaning depends on the server's time zone (pyotp converts it with
+    ``time.mktime``, which is local time).
     """
-    if type(t) is int or type(t) is float:
+    if type(t) is float:
         if math.isfinite(t):
             return t
         raise ConfigurationError(f"time must be finite, got {t!r}")
+    if type(t) is int:
+        return t
     if isinstance(t, dt.datetime):
         if t.utcoffset() is None:
             raise ConfigurationError(
                 "a naive datetime has no time zone; pass an aware datetime or Unix seconds"
             )
-        return t.timestamp()
+        return (t - _EPOCH) // _SECOND
     return type_error("time", "Unix seconds (int or float) or an aware datetime", t)
 
 
@@ -101,15 +113,22 @@ def parse_code(code: object, digits: int) -> str:
 
 
 def parse_codes(codes: object, digits: int) -> list[str]:
-    """Return the codes of a resynchronisation request: two or more, each well formed.
+    """Return the codes of a resynchronisation request: 2 to :data:`MAX_RESYNC_CODES`, each well formed.
+
+    The container is checked before any element is looked at: only a ``list`` or a
+    ``tuple``, of at most :data:`MAX_RESYNC_CODES` codes, so a request's cost is
+    bounded before any code is parsed or any HMAC computed. A generator is never
+    advanced, and a ``str`` is not taken for a sequence of one-character codes.
 
     Raises:
-        TypeError: *codes* is a single ``str`` or not iterable.
+        MalformedCode: *codes* is not a list or tuple, holds more than
+            :data:`MAX_RESYNC_CODES` codes, or any code is malformed.
         InvalidCode: fewer than two codes.
-        MalformedCode: any code is malformed.
     """
-    if isinstance(codes, str) or not isinstance(codes, Iterable):
-        type_error("codes", "a sequence of at least two codes", codes)
+    if not isinstance(codes, (list, tuple)):
+        raise MalformedCode(f"resynchronisation codes come as a list or tuple, not {type(codes).__name__}")
+    if len(codes) > MAX_RESYNC_CODES:
+        raise MalformedCode(f"resynchronisation takes at most {MAX_RESYNC_CODES} codes, got {len(codes)}")
     parsed = [parse_code(code, digits) for code in codes]
     if len(parsed) < 2:
         raise InvalidCode("resynchronisation needs at least two consecutive codes")

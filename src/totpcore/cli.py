@@ -79,8 +79,12 @@ def _secret_text(args: argparse.Namespace, stdin: TextIO) -> str:
     return stdin.read().strip()
 
 
-def _unix_time(text: str) -> float:
-    """Unix seconds, or an ISO 8601 time with a zone (``2026-11-29T10:00:00Z``)."""
+def _unix_time(text: str) -> float | dt.datetime:
+    """Unix seconds, or an ISO 8601 time with a zone (``2026-11-29T10:00:00Z``).
+
+    The aware datetime is passed on as it is: TOTP floors it exactly, where a float
+    would round the last microsecond of a step into the next one.
+    """
     try:
         return float(text)
     except ValueError:
@@ -91,7 +95,7 @@ def _unix_time(text: str) -> float:
         raise CliError(f"--at {text!r} is neither Unix seconds nor an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise CliError("--at needs a time zone (e.g. 2026-11-29T10:00:00Z) or Unix seconds")
-    return moment.timestamp()
+    return moment
 
 
 # -- commands -----------------------------------------------------------------------

@@ -229,14 +229,17 @@ class HOTP(_KeyedOtp):
         return matches[0]
 
     def resync(self, codes: Iterable[str], counter: int, *, look_ahead: int = 100) -> int:
-        """Find two or more consecutive *codes* at or after *counter* (RFC 4226 §7.4).
+        """Find 2 to 10 consecutive *codes* at or after *counter* (RFC 4226 §7.4).
 
         The sequence must start within ``counter .. counter + look_ahead``. Returns the
         counter of the **last** code; the caller stores it + 1. Forging a run of
         consecutive codes is far harder than guessing one (RFC 4226 §7.4, E.3).
+        *codes* is a ``list`` or ``tuple`` of at most
+        :data:`totpcore.totp.MAX_RESYNC_CODES` (10) codes, checked before any work.
 
         Raises:
-            MalformedCode: any code is not *digits* ASCII digits.
+            MalformedCode: *codes* is not a list or tuple, holds more than 10 codes, or
+                any code is not *digits* ASCII digits.
             InvalidCode: fewer than two codes, or no consecutive run in the window.
             ConfigurationError: *counter* or *look_ahead* out of range.
         """

@@ -23,8 +23,8 @@ import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -43,6 +43,8 @@ _NONCE_BYTES: Final = 12  # 96-bit random nonce (NIST SP 800-38D §8.2.2)
 _TAG_BYTES: Final = 16
 _MAX_CONTEXT: Final = 0xFFFF
 _KEY_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Non-blocking, so that opening a named pipe does not wait for a writer (it is then refused).
+_READ_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 class KeyRing:
@@ -202,17 +204,37 @@ class KeyRing:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> KeyRing:
-        """Load a ring from a JSON file (create it with mode 0600, outside the database).
+        """Load a ring from a JSON file: a regular file that only its owner may access.
+
+        Create it with :meth:`save` (mode 0600), outside the database. On POSIX a key
+        file with any permission for its group or others (a bit of 0o077) is refused, as
+        OpenSSH refuses such a private key: whoever reads the ring can unseal every
+        secret of a copy of the database. The file is opened once and checked on the
+        open descriptor, so it cannot be swapped between the check and the read; a named
+        pipe or a device is refused without being read. A symbolic link is judged by its
+        target.
 
         Raises:
-            ConfigurationError: the file cannot be read or does not hold a key ring.
+            ConfigurationError: the file cannot be opened, is not a regular file, is
+                accessible by group or others (the message names ``chmod 600`` and the
+                path), is not UTF-8, or does not hold a key ring. No message contains
+                any of the file's content.
         """
+        name = os.fspath(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            fd = os.open(name, _READ_FLAGS)
+            try:
+                _check_key_file(name, os.fstat(fd).st_mode)
+                with os.fdopen(fd, "rb", closefd=False) as handle:
+                    data = handle.read()
+            finally:
+                os.close(fd)
         except OSError as error:
-            raise ConfigurationError(
-                f"cannot read the key file {os.fspath(path)!r}: {error.strerror}"
-            ) from None
+            raise ConfigurationError(f"cannot read the key file {name!r}: {error.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigurationError(f"the key file {name!r} is not UTF-8 text") from None
         return cls.from_json(text)
 
     @classmethod
@@ -241,6 +263,18 @@ class KeyRing:
             ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.to_json())
+
+
+def _check_key_file(name: str, mode: int) -> None:
+    """Refuse anything but a regular file that its owner alone may access (POSIX mode bits)."""
+    if not stat.S_ISREG(mode):
+        raise ConfigurationError(f"the key file {name!r} is not a regular file")
+    # Windows has no group or other permission bits: access is governed by ACLs there.
+    if os.name == "posix" and mode & 0o077:
+        raise ConfigurationError(
+            f"the key file {name!r} is open to its group or others (mode {stat.S_IMODE(mode):04o}): "
+            f"make it readable by its owner only, e.g. chmod 600 {name!r}"
+        )
 
 
 def _new_key_id() -> str:

@@ -8,6 +8,7 @@ from typing import Final
 
 from totpcore._checks import (
     COUNTER_LIMIT,
+    MAX_RESYNC_CODES,
     UnixTime,
     check_counter,
     check_int,
@@ -20,7 +21,7 @@ from totpcore.hotp import Algorithm, _KeyedOtp
 from totpcore.secret import Secret
 from totpcore.verify import Match, Window, choose
 
-__all__ = ["DEFAULT_WINDOW", "MAX_PERIOD", "TOTP"]
+__all__ = ["DEFAULT_WINDOW", "MAX_PERIOD", "MAX_RESYNC_CODES", "TOTP"]
 
 #: NIST SP 800-63B §5.1.4.1: a clock-based nonce "SHALL be changed at least once every 2 minutes".
 MAX_PERIOD: Final = 120
@@ -175,7 +176,7 @@ class TOTP(_KeyedOtp):
         search: int | None = None,
         last_step: int | None = None,
     ) -> Match:
-        """Find two or more consecutive *codes* within ``search`` steps either side of now.
+        """Find 2 to 10 consecutive *codes* within ``search`` steps either side of now.
 
         For a phone whose clock is too far off for the window: the user types the codes
         of consecutive steps (RFC 4226 §7.4 applied to time steps). The default search
@@ -184,8 +185,13 @@ class TOTP(_KeyedOtp):
         the default. Returns the :class:`Match` of the **last** code; its offset is the
         drift to learn. When several runs match, the one nearest now wins.
 
+        *codes* is a ``list`` or ``tuple`` of at most :data:`MAX_RESYNC_CODES` (10)
+        codes, checked before any code is parsed or any HMAC computed: the cost of a
+        call is bounded whatever the caller passes on.
+
         Raises:
-            MalformedCode: a code is malformed.
+            MalformedCode: *codes* is not a list or tuple, holds more than
+                :data:`MAX_RESYNC_CODES` codes, or a code is malformed.
             InvalidCode: fewer than two codes, or no consecutive run in the search.
             ReplayedCode: the run ends at or before *last_step*.
             TypeError, ConfigurationError: a bad *at*, *search* or *last_step*.

@@ -104,11 +104,26 @@ class _Slot:
         self.finalizer = weakref.finalize(self, _release, conn, pid)
 
 
+def create_owner_only(path: str) -> None:
+    """Create the database file with mode 0600 if it does not exist yet; else leave it.
+
+    SQLite would create it 0644 less the umask: readable by every local user. It creates
+    the ``-wal``, ``-shm`` and ``-journal`` files with the mode of the database file, so
+    they are 0600 too. An existing file keeps its mode: that is the operator's choice.
+    Any other failure (a missing directory, no permission) is left for SQLite to report
+    as the driver error every store turns into ``StoreError``.
+    """
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 class SQLiteStore(SqlStore[sqlite3.Connection]):
     """MFA state in one SQLite database file, shared by threads and processes.
 
     Args:
-        path: the database file; created on first use (call :meth:`create_schema`).
+        path: the database file; created on first use (call :meth:`create_schema`)
+            with mode 0600, as are its WAL and shared-memory files. An existing file
+            keeps its mode.
         timeout: seconds an operation may keep waiting for other writers before it
             fails with ``StoreError``.
 
@@ -150,6 +165,7 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
     # ------------------------------------------------------------ connections
 
     def _open(self) -> sqlite3.Connection:
+        create_owner_only(self.path)
         conn = sqlite3.connect(
             self.path,
             timeout=min(self.timeout, _BUSY_WAIT),
