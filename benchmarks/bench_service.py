@@ -50,8 +50,10 @@ def _logins(service: MfaService, clock: _Clock, user_id: str, codes: list[str]) 
 
 
 def _accepts(store: Store, user_id: str, count: int) -> None:
+    record = store.load(user_id)
+    assert record is not None
     for i in range(1, count + 1):
-        assert store.accept_step(user_id, step=10**9 + i, drift=0, now=START)
+        assert store.accept_step(user_id, enrollment_id=record.enrollment_id, step=10**9 + i, drift=0, now=START)
 
 
 def _rates(store: Store, count: int, clients: int) -> tuple[float, float]:

@@ -19,17 +19,27 @@ from pathlib import Path
 from harness import CLIENTS, TIMEOUT, Row, postgres, threaded
 from totpcore.store import PostgresStore, SQLiteStore, Store
 
+#: The one enrolment id of every benchmark user.
+EID = "b" * 32
+
 
 def _enroll(store: Store, user_id: str) -> None:
     assert store.begin(
-        user_id, sealed_secret=b"s" * 44, key_id="k", digits=6, period=30, algorithm="SHA1", now=0.0
+        user_id,
+        enrollment_id=EID,
+        sealed_secret=b"s" * 44,
+        key_id="k",
+        digits=6,
+        period=30,
+        algorithm="SHA1",
+        now=0.0,
     )
-    assert store.activate(user_id, sealed_secret=b"s" * 44, step=0, recovery_params="p", digests=[], now=0.0)
+    assert store.activate(user_id, enrollment_id=EID, step=0, recovery_params="p", digests=[], now=0.0)
 
 
 def _accept_many(store: Store, user_id: str, first: int, count: int) -> None:
     for step in range(first, first + count):
-        assert store.accept_step(user_id, step=step, drift=0, now=float(step))
+        assert store.accept_step(user_id, enrollment_id=EID, step=step, drift=0, now=float(step))
 
 
 def _sqlite_rate(count: int, rounds: int) -> float:

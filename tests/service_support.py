@@ -7,9 +7,9 @@ from multiprocessing.synchronize import Barrier
 
 from store_support import BARRIER_TIMEOUT, Backend
 from totpcore import TOTP, Secret
-from totpcore.service import MfaService, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
+from totpcore.service import MfaService, Policy
 from totpcore.throttle import Throttle
 
 START = 1_700_000_010.0

@@ -14,9 +14,9 @@ import pytest
 
 from totpcore import Secret
 from totpcore.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
-from totpcore.service import MfaService, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
+from totpcore.service import MfaService, Policy
 from totpcore.store import SQLiteStore, Status
 from totpcore.totp import TOTP
 

@@ -26,9 +26,18 @@ from totpcore import (
     Window,
 )
 from totpcore.hotp import _KeyedOtp
-from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
+from totpcore.service import (
+    AuditEvent,
+    EventType,
+    KeyRotation,
+    LoginResult,
+    Method,
+    MfaService,
+    Outcome,
+    Policy,
+)
 from totpcore.store import MemoryStore, SQLiteStore, Status, Store
 from totpcore.throttle import Throttle
 
@@ -345,8 +354,8 @@ class TestLogin:
 
     def test_audit_logger_by_default(self, any_store: Store, caplog: pytest.LogCaptureFixture) -> None:
         """Without an audit callable, events go to the totpcore.audit logger."""
-        svc = MfaService(any_store, issuer="x", keyring=KeyRing.generate(), policy=POLICY, clock=Clock())
         with caplog.at_level("INFO", logger="totpcore.audit"):
+            svc = MfaService(any_store, issuer="x", keyring=KeyRing.generate(), policy=POLICY, clock=Clock())
             svc.verify("nobody", "123456")
         assert caplog.records[-1].name == "totpcore.audit"
         assert "outcome=not_enrolled" in caplog.records[-1].getMessage()
@@ -416,9 +425,16 @@ class TestSupport:
         """After rotation every secret is sealed under the new key and logins still work."""
         phone, _ = world.enrol()
         rotated = world.keyring.rotated("k2")
-        svc = MfaService(world.store, issuer="x", keyring=rotated, policy=POLICY, clock=world.clock)
-        assert svc.rotate_keys() == 1
-        assert svc.rotate_keys() == 0
+        svc = MfaService(
+            world.store,
+            issuer="x",
+            keyring=rotated,
+            policy=POLICY,
+            clock=world.clock,
+            audit=world.events.append,
+        )
+        assert svc.rotate_keys() == KeyRotation(1, ())
+        assert svc.rotate_keys() == KeyRotation(0, ())
         record = world.store.load("alice")
         assert record is not None
         assert record.key_id == "k2"
@@ -459,13 +475,13 @@ class TestConfiguration:
         """An issuer, a KeyRing and a Policy are required to be what they say."""
         ring = KeyRing.generate()
         with pytest.raises(ConfigurationError, match="issuer"):
-            MfaService(any_store, issuer="", keyring=ring)
+            MfaService(any_store, issuer="", keyring=ring, audit=print)
         with pytest.raises(TypeError, match="KeyRing"):
             MfaService(any_store, issuer="x", keyring=b"k" * 32)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="Policy"):
             MfaService(any_store, issuer="x", keyring=ring, policy=Throttle())  # type: ignore[arg-type]
         with pytest.raises(ConfigurationError, match="user_id"):
-            MfaService(any_store, issuer="x", keyring=ring).status("")
+            MfaService(any_store, issuer="x", keyring=ring, audit=print).status("")
 
 
 def test_database_file_holds_no_secret(tmp_path: Path) -> None:
@@ -473,7 +489,7 @@ def test_database_file_holds_no_secret(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "mfa.sqlite3"))
     store.create_schema()
     clock, ring = Clock(), KeyRing.generate()
-    svc = MfaService(store, issuer="x", keyring=ring, policy=POLICY, clock=clock)
+    svc = MfaService(store, issuer="x", keyring=ring, policy=POLICY, clock=clock, audit=print)
     enrollment = svc.begin_enrollment("alice", account="alice")
     codes = svc.confirm_enrollment("alice", Phone(enrollment.secret_base32, clock).code())
     store.close()
@@ -506,7 +522,7 @@ class TestInterleavings:
         assert world.events[-1].type is EventType.ENROLLMENT_FAILED
 
     def test_reset_during_confirm(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Support resets between the load and the claim: the confirmation is refused."""
+        """Support resets just before the claim: the confirmation is refused."""
         svc, store = world.service, world.store
         phone = Phone(svc.begin_enrollment("alice", account="alice").secret_base32, world.clock)
         claim = store.claim_attempt
@@ -516,7 +532,7 @@ class TestInterleavings:
             return claim(user_id, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(store, "claim_attempt", reset_first)
-        with pytest.raises(EnrollmentError, match="changed during the attempt"):
+        with pytest.raises(EnrollmentError, match="no pending enrolment"):
             svc.confirm_enrollment("alice", phone.code())
 
     def test_concurrent_recovery_use(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -538,9 +554,13 @@ class TestInterleavings:
         phone.skew = 3600
         accept = world.store.accept_step
 
-        def other_request_first(user_id: str, *, step: int, drift: int, now: float) -> bool:
-            accept(user_id, step=step + 1, drift=drift, now=now)
-            return accept(user_id, step=step, drift=drift, now=now)
+        def other_request_first(user_id: str, *, enrollment_id: str, step: int, **rest: float) -> bool:
+            accept(
+                user_id, enrollment_id=enrollment_id, step=step + 1, drift=int(rest["drift"]), now=rest["now"]
+            )
+            return accept(
+                user_id, enrollment_id=enrollment_id, step=step, drift=int(rest["drift"]), now=rest["now"]
+            )
 
         monkeypatch.setattr(world.store, "accept_step", other_request_first)
         result = world.service.resync("alice", [phone.code(), phone.code(steps_later=1)])
@@ -565,8 +585,15 @@ class TestInterleavings:
         world.enrol("alice")
         world.enrol("bob")
         rotated = world.keyring.rotated("k2")
-        svc = MfaService(world.store, issuer="x", keyring=rotated, policy=POLICY, clock=world.clock)
-        load, reseal = world.store.load, world.store.reseal
+        svc = MfaService(
+            world.store,
+            issuer="x",
+            keyring=rotated,
+            policy=POLICY,
+            clock=world.clock,
+            audit=world.events.append,
+        )
+        load, reseal, reseal_recovery = world.store.load, world.store.reseal, world.store.reseal_recovery
 
         def reset_alice_first(user_id: str) -> object:
             if user_id == "alice":
@@ -577,9 +604,14 @@ class TestInterleavings:
             reseal(user_id, **kwargs)  # type: ignore[arg-type]
             return reseal(user_id, **kwargs)  # type: ignore[arg-type]
 
+        def someone_else_resealed_the_codes(user_id: str, **kwargs: object) -> bool:
+            reseal_recovery(user_id, **kwargs)  # type: ignore[arg-type]
+            return reseal_recovery(user_id, **kwargs)  # type: ignore[arg-type]
+
         monkeypatch.setattr(world.store, "load", reset_alice_first)
         monkeypatch.setattr(world.store, "reseal", someone_else_first)
-        assert svc.rotate_keys() == 0
+        monkeypatch.setattr(world.store, "reseal_recovery", someone_else_resealed_the_codes)
+        assert svc.rotate_keys() == KeyRotation(0, ())
 
 
 class TestResyncOutcomes:
@@ -624,7 +656,7 @@ class TestResyncOutcomes:
 def test_secret_length_follows_the_algorithm(algorithm: Algorithm, size: int) -> None:
     """RFC 6238 §5.1: keys SHOULD be the length of the HMAC output."""
     svc = MfaService(
-        MemoryStore(), issuer="x", keyring=KeyRing.generate(), policy=Policy(algorithm=algorithm)
+        MemoryStore(), issuer="x", keyring=KeyRing.generate(), policy=Policy(algorithm=algorithm), audit=print
     )
     enrollment = svc.begin_enrollment("alice", account="alice")
     assert len(Secret.from_base32(enrollment.secret_base32)) == size

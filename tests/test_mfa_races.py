@@ -7,8 +7,8 @@ import pytest
 from service_support import RACE_POLICY, START, app_codes, login_child
 from store_support import Backend, race_processes, race_threads
 from totpcore import TOTP, Secret
-from totpcore.service import MfaService, Outcome
 from totpcore.sealing import KeyRing
+from totpcore.service import MfaService, Outcome
 from totpcore.store import Store
 
 PROCESSES = 8

@@ -350,7 +350,13 @@ class TestClaimAttempt:
                 throttle=throttle,
                 check=lambda r: seen.append(r.user_id),
             )
-        store.claim_attempt("ghost", status=Status.ENABLED, now=2000.0, throttle=throttle, check=seen.append)
+        store.claim_attempt(
+            "ghost",
+            status=Status.ENABLED,
+            now=2000.0,
+            throttle=throttle,
+            check=lambda r: seen.append(r.user_id),
+        )
         assert seen == ["alice"]
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, Backend, enroll, generation, writer_child
+from store_support import CONFIRM_STEP, DIGESTS, EID, Backend, enroll, generation, writer_child
 from totpcore.store import Status, Store
 
 KILLS = 5
@@ -80,7 +80,7 @@ def test_sigkill_loses_nothing(backend: Backend, store: Store) -> None:
         else:
             gen = int(record.recovery_params.removeprefix("gen-"))
             assert [digest for _, digest in record.recovery] == generation(gen)
-        assert store.accept_step("alice", step=record.last_step + 1, drift=0, now=1.0)
+        assert store.accept_step("alice", enrollment_id=EID, step=record.last_step + 1, drift=0, now=1.0)
         floor = record.last_step + 1
     if backend.kind == "sqlite":
         with sqlite3.connect(backend.target) as conn:

@@ -13,8 +13,10 @@ import pytest
 
 from store_support import (
     CONFIRM_STEP,
+    EID,
     UNTHROTTLED,
     Backend,
+    claim,
     enroll,
     race_accept_child,
     race_claim_child,
@@ -51,7 +53,9 @@ class TestThreads:
         rounds = race_threads(
             THREADS,
             THREAD_ROUNDS,
-            lambda r: store.accept_step("alice", step=CONFIRM_STEP + 1 + r, drift=0, now=2e3),
+            lambda r: store.accept_step(
+                "alice", enrollment_id=EID, step=CONFIRM_STEP + 1 + r, drift=0, now=2e3
+            ),
         )
         assert [row.count(True) for row in rounds] == [1] * THREAD_ROUNDS
         record = store.load("alice")
@@ -65,7 +69,7 @@ class TestThreads:
         rounds = race_threads(
             THREADS,
             THREAD_ROUNDS,
-            lambda r: store.consume_recovery("alice", index=r, digest=codes[r], now=2e3),
+            lambda r: store.consume_recovery("alice", enrollment_id=EID, index=r, digest=codes[r], now=2e3),
         )
         assert [[left for left in row if left is not None] for row in rounds] == [
             [THREAD_ROUNDS - 1 - r] for r in range(THREAD_ROUNDS)
@@ -74,9 +78,7 @@ class TestThreads:
     def test_no_lost_failure_count(self, store: Store) -> None:
         """16 threads claiming 6 attempts each leave exactly 96 failures."""
         enroll(store)
-        rounds = race_threads(
-            THREADS, 6, lambda _: store.claim_attempt("alice", now=2e3, throttle=UNTHROTTLED)
-        )
+        rounds = race_threads(THREADS, 6, lambda _: claim(store, now=2e3, throttle=UNTHROTTLED))
         assert all(claim.result is ClaimResult.CLAIMED for row in rounds for claim in row)
         seen = sorted(claim.record.failures for row in rounds for claim in row if claim.record is not None)
         assert seen == list(range(1, THREADS * 6 + 1))
@@ -89,7 +91,7 @@ class TestThreads:
         enroll(store)
         throttle = Throttle(free_attempts=0, base_delay=1.0, max_delay=900.0, lockout=100)
         rounds = race_threads(
-            THREADS, 20, lambda r: store.claim_attempt("alice", now=1e4 * (r + 1), throttle=throttle).result
+            THREADS, 20, lambda r: claim(store, now=1e4 * (r + 1), throttle=throttle).result
         )
         assert [row.count(ClaimResult.CLAIMED) for row in rounds] == [1] * 20
         assert [row.count(ClaimResult.THROTTLED) for row in rounds] == [THREADS - 1] * 20

@@ -10,6 +10,7 @@ def test_record_repr_hides_the_sealed_secret() -> None:
     record = UserRecord(
         user_id="alice",
         status=Status.ENABLED,
+        enrollment_id="e" * 32,
         sealed_secret=b"\x01sealed-blob-bytes",
         key_id="k1",
         digits=6,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, SECRET, Backend, enroll, pg_schema
-from totpcore.errors import StoreError
+from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, Backend, claim, enroll, pg_schema, race_threads
+from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store import (
     SCHEMA_VERSION,
     ClaimResult,
@@ -21,9 +22,10 @@ from totpcore.store import (
     SQLiteStore,
     Status,
     _sql,
-    _sqlstore,
     open_store,
 )
+from totpcore.store import postgres as postgres_module
+from totpcore.store import sqlite as sqlite_module
 from totpcore.store._sqlstore import SqlStore
 from totpcore.store.sqlite import enable_wal
 from totpcore.throttle import Throttle
@@ -105,6 +107,50 @@ class TestSchemaVersion:
 
 
 @SQL_BACKENDS
+class TestSchemaUpgrade:
+    """A version-1 database (no enrolment ids) is upgraded in place by create_schema()."""
+
+    def test_version_1_rows_get_enrolment_ids(self, backend: Backend) -> None:
+        """Existing users keep working; each gets a distinct random enrolment id."""
+        dialect = _sql.SQLITE if backend.kind == "sqlite" else _sql.POSTGRES
+        for statement in (*dialect.ddl[:1], *_version_1(dialect.ddl[1:])):
+            raw_execute(backend, statement)
+        raw_execute(backend, "INSERT INTO totpcore_schema (version) VALUES (1)")
+        step = "'00000000000000000100'" if backend.kind == "sqlite" else "100"
+        for user in ("alice", "bob"):
+            columns = (
+                "user_id, status, sealed_secret, key_id, digits, period, algorithm, last_step, drift,"
+                " failures, next_attempt_at, recovery_params, created_at, updated_at, enabled_at"
+            )
+            values = (
+                f"'{user}', 'enabled', {_blob(backend)}, 'k1', 6, 30, 'SHA1', {step}, 0, 0, 0, '$t$', 1, 1, 1"
+            )
+            raw_execute(backend, f"INSERT INTO totpcore_users ({columns}) VALUES ({values})")  # noqa: S608 - ours
+        store = sql_store(backend)
+        versions = raw_rows(backend, "SELECT version FROM totpcore_schema ORDER BY version")
+        assert versions == [(1,), (SCHEMA_VERSION,)]
+        alice, bob = store.load("alice"), store.load("bob")
+        assert alice is not None
+        assert bob is not None
+        assert re.fullmatch("[0-9a-f]{32}", alice.enrollment_id)
+        assert alice.enrollment_id != bob.enrollment_id
+        assert alice.damaged == frozenset()
+        step_ok = store.accept_step("alice", enrollment_id=alice.enrollment_id, step=101, drift=0, now=2.0)
+        assert step_ok
+        store.create_schema()
+        store.close()
+
+
+def _version_1(ddl: tuple[str, ...]) -> list[str]:
+    """The tables as version 1 created them: the users table without enrollment_id."""
+    return [re.sub(r"\n    enrollment_id +TEXT +NOT NULL,", "", statement) for statement in ddl]
+
+
+def _blob(backend: Backend) -> str:
+    return "X'00ff'" if backend.kind == "sqlite" else "'\\x00ff'::bytea"
+
+
+@SQL_BACKENDS
 class TestFailures:
     """A database error is a StoreError, never a success, and the store recovers."""
 
@@ -113,30 +159,21 @@ class TestFailures:
         store = sql_store(backend, create=False)
         with pytest.raises(StoreError, match=r"create_schema\(\)") as caught:
             store.begin(
-                "alice", sealed_secret=SECRET, key_id="k", digits=6, period=30, algorithm="SHA1", now=1.0
+                "alice",
+                enrollment_id=EID,
+                sealed_secret=SECRET,
+                key_id="k",
+                digits=6,
+                period=30,
+                algorithm="SHA1",
+                now=1.0,
             )
         assert caught.value.__cause__ is not None
         assert "sealed" not in str(caught.value)
         with pytest.raises(StoreError):
-            store.accept_step("alice", step=1, drift=0, now=1.0)
+            store.accept_step("alice", enrollment_id=EID, step=1, drift=0, now=1.0)
         store.create_schema()
         enroll(store)
-        store.close()
-
-    def test_a_failing_close_does_not_hide_the_error(
-        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """The StoreError reported is the operation's, even if closing the connection fails too."""
-        store = sql_store(backend, create=False)
-        close = store._close_connection
-
-        def close_then_fail(conn: object) -> None:
-            close(conn)
-            raise RuntimeError("close failed")
-
-        monkeypatch.setattr(store, "_close_connection", close_then_fail)
-        with pytest.raises(StoreError, match="load failed"):
-            store.load("alice")
         store.close()
 
     def test_a_bug_inside_a_transaction_rolls_it_back(self, backend: Backend) -> None:
@@ -149,58 +186,11 @@ class TestFailures:
                 raise RuntimeError(f"policy bug at {failures}")
 
         with pytest.raises(RuntimeError, match="policy bug"):
-            store.claim_attempt("alice", now=2000.0, throttle=Broken())
+            claim(store, now=2000.0, throttle=Broken())
         record = store.load("alice")
         assert record is not None
         assert record.failures == 0
-        assert store.claim_attempt("alice", now=2000.0, throttle=Throttle()).result is ClaimResult.CLAIMED
-        store.close()
-
-
-@SQL_BACKENDS
-class TestConnections:
-    """One connection per thread and per process, closed when no longer needed."""
-
-    def test_one_connection_per_thread(self, backend: Backend) -> None:
-        """Threads never share a connection; a thread reuses its own."""
-        store = sql_store(backend)
-        seen: list[object] = []
-        thread = threading.Thread(target=lambda: seen.append(store._connection()))
-        thread.start()
-        thread.join()
-        mine = store._connection()
-        assert mine is store._connection()
-        assert seen[0] is not mine
-        store.close()
-
-    def test_a_finished_thread_releases_its_connection(self, backend: Backend) -> None:
-        """Thread-per-request servers do not leak connections."""
-        store = sql_store(backend)
-        enroll(store)
-        threads = [threading.Thread(target=store.load, args=("alice",)) for _ in range(5)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        gc.collect()
-        assert sum(f.alive for f in store._finalizers) == 1  # this thread's
-        store.close()
-        assert not any(f.alive for f in store._finalizers)
-
-    def test_a_forked_child_opens_its_own(self, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
-        """After fork() the inherited connection is neither used nor closed."""
-        store = sql_store(backend)
-        enroll(store)
-        parent_conn = store._connection()
-        monkeypatch.setattr(_sqlstore, "getpid", lambda: -1)
-        child_conn = store._connection()
-        assert child_conn is not parent_conn
-        gc.collect()
-        assert parent_conn in _sqlstore._INHERITED
-        assert store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-        monkeypatch.undo()
-        _sqlstore._INHERITED.remove(parent_conn)
-        store._close_connection(parent_conn)
+        assert claim(store, now=2000.0, throttle=Throttle()).result is ClaimResult.CLAIMED
         store.close()
 
 
@@ -212,16 +202,20 @@ class TestSharedDatabase:
         """An accepted step and a used recovery code are used up for every server."""
         first, second = backend.open(), backend.open()
         enroll(first)
-        assert first.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-        assert not second.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-        assert second.consume_recovery("alice", index=0, digest=DIGESTS[0], now=2001.0) == 4
-        assert first.consume_recovery("alice", index=0, digest=DIGESTS[0], now=2001.0) is None
+        assert first.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        assert not second.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        assert (
+            second.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2001.0) == 4
+        )
+        assert (
+            first.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2001.0) is None
+        )
         first.close()
         second.close()
 
 
 class TestSQLite:
-    """SQLite specifics: WAL, busy timeout, the text encoding of last_step."""
+    """SQLite specifics: WAL, busy retries, connections per thread, the text encoding of last_step."""
 
     def test_wal_and_text_steps(self, tmp_path: Path) -> None:
         """The file is in WAL mode; last_step is 20 zero-padded digits."""
@@ -270,13 +264,93 @@ class TestSQLite:
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         with pytest.raises(StoreError, match=r"SQLITE_BUSY|locked"):
-            store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+            store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
         with pytest.raises(StoreError):
-            store.consume_recovery("alice", index=0, digest=DIGESTS[0], now=2000.0)
+            store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2000.0)
         other.execute("ROLLBACK")
         other.close()
-        assert store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-        assert store.consume_recovery("alice", index=0, digest=DIGESTS[0], now=2000.0) == 4
+        assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        assert store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2000.0) == 4
+        store.close()
+
+    def test_a_busy_database_is_retried_until_free(self, tmp_path: Path) -> None:
+        """A writer holding the lock a while delays the operation; it then succeeds, same connection."""
+        path = tmp_path / "mfa.db"
+        store = SQLiteStore(path, timeout=10.0)
+        store.create_schema()
+        enroll(store)
+        conn = store._thread_connection()
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(0.6, lambda: other.execute("ROLLBACK"))
+        release.start()
+        assert store.consume_recovery("alice", enrollment_id=EID, index=0, digest=DIGESTS[0], now=2000.0) == 4
+        release.join()
+        other.close()
+        assert store._thread_connection() is conn
+        store.close()
+
+    def test_a_failing_close_does_not_hide_the_error(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The StoreError reported is the operation's, even if closing the connection fails too."""
+
+        class FailingClose(sqlite3.Connection):
+            def close(self) -> None:
+                super().close()
+                raise RuntimeError("close failed")
+
+        connect = sqlite3.connect
+        monkeypatch.setattr(
+            "totpcore.store.sqlite.sqlite3.connect", lambda *a, **k: connect(*a, **k, factory=FailingClose)
+        )
+        store = SQLiteStore(tmp_path / "mfa.db")
+        with pytest.raises(StoreError, match="load failed"):
+            store.load("alice")
+        store.close()
+
+    def test_one_connection_per_thread(self, tmp_path: Path) -> None:
+        """Threads never share a connection; a thread reuses its own."""
+        store = SQLiteStore(tmp_path / "mfa.db")
+        seen: list[object] = []
+        thread = threading.Thread(target=lambda: seen.append(store._thread_connection()))
+        thread.start()
+        thread.join()
+        mine = store._thread_connection()
+        assert mine is store._thread_connection()
+        assert seen[0] is not mine
+        store.close()
+
+    def test_a_finished_thread_releases_its_connection(self, tmp_path: Path) -> None:
+        """Thread-per-request servers do not leak connections."""
+        store = SQLiteStore(tmp_path / "mfa.db")
+        store.create_schema()
+        enroll(store)
+        threads = [threading.Thread(target=store.load, args=("alice",)) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        gc.collect()
+        assert sum(f.alive for f in store._finalizers) == 1  # this thread's
+        store.close()
+        assert not any(f.alive for f in store._finalizers)
+
+    def test_a_forked_child_opens_its_own(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """After fork() the inherited connection is neither used nor closed."""
+        store = SQLiteStore(tmp_path / "mfa.db")
+        store.create_schema()
+        enroll(store)
+        parent_conn = store._thread_connection()
+        monkeypatch.setattr(sqlite_module, "getpid", lambda: -1)
+        child_conn = store._thread_connection()
+        assert child_conn is not parent_conn
+        gc.collect()
+        assert parent_conn in sqlite_module._INHERITED
+        assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+        monkeypatch.undo()
+        sqlite_module._INHERITED.remove(parent_conn)
+        parent_conn.close()
         store.close()
 
     def test_not_a_database(self, tmp_path: Path) -> None:
@@ -327,20 +401,23 @@ class TestSQLite:
 
 
 class TestPostgres:
-    """PostgreSQL specifics: lost connections, lock timeouts, the DSN kept secret."""
+    """PostgreSQL specifics: the pool, lost connections, lock timeouts, the DSN kept secret."""
 
     def test_a_lost_connection_fails_then_recovers(self, pg_dsn: str) -> None:
-        """A terminated backend is one StoreError; the next operation reconnects."""
+        """A terminated backend is one StoreError; the next operation uses a fresh connection."""
         with pg_schema(pg_dsn) as dsn:
-            store = PostgresStore(dsn)
+            name = f"totpcore-{secrets.token_hex(4)}"
+            store = PostgresStore(psycopg.conninfo.make_conninfo(dsn, application_name=name), pool_size=1)
             store.create_schema()
             enroll(store)
-            pid = store._connection().info.backend_pid
             with psycopg.connect(pg_dsn, autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-            with pytest.raises(StoreError, match="SQLSTATE 57P01"):
-                store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
-            assert store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    (name,),
+                )
+            with pytest.raises(StoreError, match=r"SQLSTATE 57P01|OperationalError"):
+                store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+            assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
             store.close()
 
     def test_a_lock_timeout_is_a_store_error(self, pg_dsn: str) -> None:
@@ -356,51 +433,115 @@ class TestPostgres:
             with psycopg.connect(dsn) as holder:
                 holder.execute("SELECT 1 FROM totpcore_users WHERE user_id = 'alice' FOR UPDATE")
                 with pytest.raises(StoreError, match="SQLSTATE 55P03"):
-                    store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+                    store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
                 with pytest.raises(StoreError, match="SQLSTATE 55P03"):
-                    store.claim_attempt("alice", now=2000.0, throttle=Throttle())
-            assert store.accept_step("alice", step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+                    claim(store, now=2000.0, throttle=Throttle())
+            assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
             record = store.load("alice")
             assert record is not None
             assert record.failures == 0
             store.close()
 
-    def test_a_failed_session_setup_closes_the_connection(
-        self, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A connection that cannot be configured is closed, not used half-configured."""
-        opened: list[psycopg.Connection[tuple[object, ...]]] = []
-        connect = psycopg.connect
+    def test_a_serializable_default_still_gives_clean_answers(self, pg_dsn: str) -> None:
+        """With SERIALIZABLE as the server's default, 16 threads racing one step: one True, no StoreError."""
+        with pg_schema(pg_dsn) as dsn:
+            serializable = _add_option(dsn, "default_transaction_isolation=serializable")
+            store = PostgresStore(psycopg.conninfo.make_conninfo(dsn, options=serializable), pool_size=16)
+            store.create_schema()
+            enroll(store)
+            rounds = race_threads(
+                16,
+                10,
+                lambda r: store.accept_step(
+                    "alice", enrollment_id=EID, step=CONFIRM_STEP + 1 + r, drift=0, now=2000.0
+                ),
+            )
+            assert [row.count(True) for row in rounds] == [1] * 10
+            store.close()
 
-        def spy(*args: Any, **kwargs: Any) -> psycopg.Connection[tuple[object, ...]]:  # noqa: ANN401
-            conn = connect(*args, **kwargs)
-            opened.append(conn)
-            return conn
+    def test_the_pool_bounds_the_connections(self, pg_dsn: str) -> None:
+        """64 threads on one store hold at most pool_size server connections (10 by default)."""
+        with pg_schema(pg_dsn) as dsn:
+            name = f"totpcore-{secrets.token_hex(4)}"
+            store = PostgresStore(psycopg.conninfo.make_conninfo(dsn, application_name=name))
+            store.create_schema()
+            for user in range(64):
+                enroll(store, f"user-{user}")
+            peak: list[int] = []
 
-        monkeypatch.setattr(_sql, "POSTGRES_SESSION", "SET no_such_setting = 1")
-        monkeypatch.setattr("totpcore.store.postgres.psycopg.connect", spy)
-        store = PostgresStore(pg_dsn)
-        with pytest.raises(StoreError, match="SQLSTATE 42704"):
-            store.load("alice")
-        assert [conn.closed for conn in opened] == [True]
+            def count() -> int:
+                with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                    row = admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+                    ).fetchone()
+                assert row is not None
+                return int(row[0])
+
+            def login(r: int) -> bool:
+                user = f"user-{threading.get_ident() % 64}"
+                claim(store, user, now=2000.0 + r, throttle=Throttle(free_attempts=99, lockout=100))
+                if r == 2:
+                    peak.append(count())
+                return True
+
+            race_threads(64, 5, login)
+            assert 1 <= max(peak) <= 10
+            assert store.pool_size == 10
+            store.close()
+
+    def test_pool_size_from_the_url(self, tmp_path: Path) -> None:
+        """?pool_size=N sets the bound and never reaches libpq; other parameters pass through."""
+        store = open_store(f"postgresql:///postgres?host={tmp_path}&pool_size=3&connect_timeout=2")
+        assert isinstance(store, PostgresStore)
+        assert store.pool_size == 3
+        assert "pool_size=" not in store._conninfo
+        assert "connect_timeout" in store._conninfo
+        store.close()
+        for bad in ("pool_size=0", "pool_size=x", "pool_size=2&pool_size=3", "pool_size=1001"):
+            with pytest.raises(ConfigurationError, match="pool_size"):
+                open_store(f"postgresql:///postgres?{bad}")
+
+    def test_a_forked_child_opens_its_own_pool(self, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """After fork() the inherited pool is neither used nor closed."""
+        with pg_schema(pg_dsn) as dsn:
+            store = PostgresStore(dsn)
+            store.create_schema()
+            enroll(store)
+            parent_pool = store._pool()
+            monkeypatch.setattr(postgres_module, "getpid", lambda: -1)
+            assert store._pool() is not parent_pool
+            assert parent_pool in postgres_module._INHERITED
+            assert store.accept_step("alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2000.0)
+            store.close()
+            monkeypatch.undo()
+            postgres_module._INHERITED.remove(parent_pool)
+            parent_pool.close()
 
     def test_the_dsn_is_never_shown(self, tmp_path: Path) -> None:
         """A password in the DSN appears neither in repr nor in errors."""
         dsn = f"postgresql://app:hunter2-secret@/emr?host={tmp_path}&connect_timeout=2"
-        store = open_store(dsn)
-        assert isinstance(store, PostgresStore)
+        assert "hunter2" not in repr(open_store(dsn))
+        store = PostgresStore(dsn, timeout=0.5)
         assert "hunter2" not in repr(store)
         with pytest.raises(StoreError) as caught:
             store.load("alice")
         assert "hunter2" not in str(caught.value)
-        assert "OperationalError" in str(caught.value)
+        assert "PoolTimeout" in str(caught.value)
+        store.close()
 
     def test_application_name(self, pg_dsn: str) -> None:
         """Connections are named ``totpcore`` unless the DSN names them."""
         for dsn, expected in ((pg_dsn, "totpcore"), (f"{pg_dsn} application_name=emr-web", "emr-web")):
             store = PostgresStore(dsn)
-            assert store._connection().info.parameter_status("application_name") == expected
+            with store._pool().connection() as conn:
+                assert conn.info.parameter_status("application_name") == expected
             store.close()
+
+    @pytest.mark.parametrize(("pool_size", "timeout"), [(0, 1.0), (1, 0.0), (1, float("nan")), (1, 3601)])
+    def test_bad_pool_settings(self, pool_size: int, timeout: float) -> None:
+        """The pool is 1 to 1000 connections and the wait 0 to 3600 seconds."""
+        with pytest.raises(ConfigurationError):
+            PostgresStore("dbname=x", pool_size=pool_size, timeout=timeout)
 
     def test_steps_are_numeric(self, pg_dsn: str) -> None:
         """last_step is NUMERIC(20, 0), readable by a DBA as the step itself."""

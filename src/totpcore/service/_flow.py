@@ -504,7 +504,7 @@ class Core:
                 raise EnrollmentError("MFA is not enabled for this user")
             if claimed.outcome is Outcome.LOCKED:
                 raise PolicyError(
-                    "too many failed attempts; a support reset is needed", outcome=Outcome.LOCKED
+                    "locked after too many failed attempts; a support reset is needed", outcome=Outcome.LOCKED
                 )
             raise self._throttled(claimed.retry_after)
         try:
@@ -525,7 +525,9 @@ class Core:
             now=now,
         )
         if not replaced:
-            raise EnrollmentError("MFA was reset for this user meanwhile; nothing was replaced")
+            raise EnrollmentError(
+                "MFA is not enabled for this user any more (reset meanwhile); nothing was replaced"
+            )
         yield self._emit(EventType.RECOVERY_CODES_REGENERATED, user_id, now, recovery_codes_left=len(codes))
         return codes
 

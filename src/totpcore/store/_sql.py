@@ -117,7 +117,7 @@ SQLITE_UPGRADE_2: Final = (
 POSTGRES_UPGRADE_2: Final = (
     "ALTER TABLE totpcore_users ADD COLUMN enrollment_id TEXT NOT NULL DEFAULT ''",
     (
-        "UPDATE totpcore_users SET enrollment_id = replace(gen_random_uuid()::text, '-', '') "
+        "UPDATE totpcore_users SET enrollment_id = replace(CAST(gen_random_uuid() AS TEXT), '-', '') "
         "WHERE enrollment_id = ''"
     ),
     "ALTER TABLE totpcore_users ALTER COLUMN enrollment_id DROP DEFAULT",
@@ -230,7 +230,8 @@ WHERE user_id = :user_id AND recovery_params = :old_params
 RETURNING user_id"""
 
 RESEAL_CODE: Final = """UPDATE totpcore_recovery SET digest = :new
-WHERE user_id = :user_id AND idx = :idx AND digest = :old"""
+WHERE user_id = :user_id AND idx = :idx AND digest = :old
+RETURNING idx"""
 
 DELETE_RECOVERY: Final = "DELETE FROM totpcore_recovery WHERE user_id = :user_id"
 
@@ -251,7 +252,7 @@ _SQLITE_LOCK: Final = "\nFOR UPDATE OF u"
 
 @functools.cache
 def _pyformat(statement: str) -> str:
-    # No statement contains a "%" or a "::" cast, so this rewrite is unambiguous.
+    # No statement contains a "%" or a "::" cast (CAST(... AS ...) instead), so this rewrite is unambiguous.
     return _PLACEHOLDER.sub(r"%(\1)s", statement)
 
 

@@ -376,7 +376,10 @@ class SqlOperations:
         digests: Sequence[tuple[int, bytes, bytes]],
         now: float,
     ) -> Operation[bool]:
-        """One transaction: swap the parameters if still *old_params*, then each digest still unused."""
+        """One transaction: swap the parameters if still *old_params*, then each digest still unused.
+
+        Returns whether anything changed (the parameters, or at least one digest).
+        """
 
         def script() -> Script[bool]:
             swapped = yield self._stmt(
@@ -388,10 +391,12 @@ class SqlOperations:
             )
             if not swapped:
                 return False
-            rows = [{"user_id": user_id, "idx": i, "old": old, "new": new} for i, old, new in digests]
-            if rows:
-                yield self._many(_sql.RESEAL_CODE, rows)
-            return True
+            changed = old_params != new_params
+            for index, old, new in digests:  # at most 20 codes, in a rare operation
+                changed |= bool(
+                    (yield self._stmt(_sql.RESEAL_CODE, user_id=user_id, idx=index, old=old, new=new))
+                )
+            return changed
 
         return Operation("reseal_recovery", script, transaction=True)
 

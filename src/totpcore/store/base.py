@@ -284,8 +284,9 @@ class Store(Protocol):
     ) -> bool:
         """Rewrite the stored recovery digests ``(index, old, new)``, only if the set is still *old_params*.
 
-        One transaction; a code consumed meanwhile stays consumed. ``False`` when the set
-        was replaced or the user reset meanwhile.
+        One transaction; a code consumed meanwhile stays consumed. Returns whether anything
+        changed: ``False`` when the set was replaced or the user reset meanwhile, or when
+        another rotation did the same work first.
         """
 
     def stale_keys(self, current_key_id: str) -> list[str]:

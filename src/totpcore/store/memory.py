@@ -225,7 +225,10 @@ class MemoryStore:
         digests: Sequence[tuple[int, bytes, bytes]],
         now: float,
     ) -> bool:
-        """Rewrite the stored digests if the set is still *old_params*; used codes stay used."""
+        """Rewrite the stored digests if the set is still *old_params*; used codes stay used.
+
+        Returns whether anything changed (the parameters, or at least one digest).
+        """
         with self._lock:
             users = self._open()
             current = users.get(user_id)
@@ -236,7 +239,7 @@ class MemoryStore:
             users[user_id] = replace(
                 current, recovery_params=new_params, recovery=kept, updated_at=float(now)
             )
-            return True
+            return old_params != new_params or kept != current.recovery
 
     def stale_keys(self, current_key_id: str) -> list[str]:
         """Return the users to re-seal under *current_key_id*, sorted."""

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from os import getpid
 from typing import Any, ClassVar, Final, TypeVar
 
 try:
@@ -140,7 +140,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
         self.timeout = float(timeout)
         self._lock = threading.Lock()
         self._pool_object: psycopg_pool.ConnectionPool[psycopg.Connection[Row]] | None = None
-        self._pid = os.getpid()
+        self._pid = getpid()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -150,7 +150,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
         with self._lock:
             if self._closed:
                 raise StoreError("the store is closed")
-            if self._pool_object is not None and self._pid != os.getpid():
+            if self._pool_object is not None and self._pid != getpid():
                 # Inherited through fork(): its threads are gone and its sockets are the
                 # parent's. Keep it referenced (never closed here) and open our own.
                 _INHERITED.append(self._pool_object)
@@ -166,7 +166,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
                     open=False,
                 )
                 pool.open(wait=False)
-                self._pool_object, self._pid = pool, os.getpid()
+                self._pool_object, self._pid = pool, getpid()
             return self._pool_object
 
     @contextlib.contextmanager
@@ -201,7 +201,7 @@ class PostgresStore(SqlStore["psycopg.Connection[Row]"]):
         with self._lock:
             self._closed = True
             pool, self._pool_object = self._pool_object, None
-        if pool is not None and self._pid == os.getpid():
+        if pool is not None and self._pid == getpid():
             pool.close()
 
 

@@ -34,6 +34,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from os import getpid
 from typing import Any, ClassVar, Final
 
 from totpcore.errors import ConfigurationError, StoreError
@@ -184,7 +185,7 @@ class SQLiteStore(SqlStore[sqlite3.Connection]):
     def _thread_connection(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError("the store is closed")
-        pid = os.getpid()
+        pid = getpid()
         slot: _Slot | None = getattr(self._local, "slot", None)
         if slot is not None and slot.pid == pid:
             return slot.conn
@@ -274,7 +275,7 @@ def _release(conn: sqlite3.Connection, pid: int) -> None:
     A failure to close is ignored: the connection is being thrown away, often because of
     an earlier error that must be the one reported.
     """
-    if os.getpid() == pid:
+    if getpid() == pid:
         with contextlib.suppress(Exception):
             conn.close()
     else:
