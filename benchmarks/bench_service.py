@@ -53,13 +53,15 @@ def _accepts(store: Store, user_id: str, count: int) -> None:
     record = store.load(user_id)
     assert record is not None
     for i in range(1, count + 1):
-        assert store.accept_step(user_id, enrollment_id=record.enrollment_id, step=10**9 + i, drift=0, now=START)
+        assert store.accept_step(
+            user_id, enrollment_id=record.enrollment_id, step=10**9 + i, drift=0, now=START
+        )
 
 
 def _rates(store: Store, count: int, clients: int) -> tuple[float, float]:
     """(logins/s, accept_step/s) with *clients* threads, each on its own user."""
     clock, keyring = _Clock(), KeyRing.generate()
-    service = MfaService(store, issuer="bench", keyring=keyring, clock=clock)
+    service = MfaService(store, issuer="bench", keyring=keyring, clock=clock, audit=lambda _: None)
     users = [f"u{k}" for k in range(clients)]
     codes = []
     for user_id in users:

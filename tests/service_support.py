@@ -36,6 +36,7 @@ def login_child(
         keyring=KeyRing.from_json(keyring_json),
         policy=RACE_POLICY,
         clock=lambda: now[0],
+        audit=lambda _: None,
     )
     try:
         outcomes = []

@@ -18,7 +18,9 @@ ROUNDS = 5  # one recovery code per round: a set holds five
 
 def enrolled(store: Store, keyring: KeyRing) -> tuple[str, list[str]]:
     """Enrol alice at START; return her secret (base32) and recovery codes."""
-    service = MfaService(store, issuer="race", keyring=keyring, policy=RACE_POLICY, clock=lambda: START)
+    service = MfaService(
+        store, issuer="race", keyring=keyring, policy=RACE_POLICY, clock=lambda: START, audit=lambda _: None
+    )
     enrollment = service.begin_enrollment("alice", account="alice")
     codes = service.confirm_enrollment("alice", TOTP(Secret.from_base32(enrollment.secret_base32)).at(START))
     return enrollment.secret_base32, codes
@@ -69,7 +71,9 @@ def test_threads_same_app_code(store: Store) -> None:
 
     def attempt(r: int) -> str:
         at = START + 30 * (r + 1)  # the moment of round r, as in login_child
-        service = MfaService(store, issuer="race", keyring=keyring, policy=RACE_POLICY, clock=lambda: at)
+        service = MfaService(
+            store, issuer="race", keyring=keyring, policy=RACE_POLICY, clock=lambda: at, audit=lambda _: None
+        )
         return service.verify("alice", codes[r]).outcome.value
 
     rounds = race_threads(THREADS, ROUNDS, attempt)

@@ -1,4 +1,4 @@
-"""The pinned public surface (DESIGN.md section 3)."""
+"""The pinned public surface (``docs/design.md``, "Layers")."""
 
 from __future__ import annotations
 
@@ -11,22 +11,28 @@ PINNED = [
     "HOTP",
     "TOTP",
     "Algorithm",
+    "AsyncMfaService",
     "AuditEvent",
     "ConfigurationError",
     "Enrollment",
     "EnrollmentError",
     "EventType",
     "InvalidCode",
+    "KeyRing",
+    "KeyRotation",
     "LoginResult",
     "MalformedCode",
     "Match",
     "Method",
     "MfaService",
+    "MfaState",
     "Outcome",
     "Policy",
     "PolicyError",
     "ProvisioningUri",
+    "RecordError",
     "ReplayedCode",
+    "Requirement",
     "Secret",
     "SecretError",
     "Status",
@@ -38,6 +44,8 @@ PINNED = [
     "Window",
     "build_uri",
     "hotp",
+    "open_async_service",
+    "open_service",
     "parse_uri",
 ]
 

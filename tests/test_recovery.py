@@ -481,7 +481,7 @@ class TestParameterString:
             (VALID + "$", "not a recovery-code parameter string"),
             (VALID[1:], "not a recovery-code parameter string"),
             (VALID + "A" * 200, "not a recovery-code parameter string"),
-            (VALID.replace("rc1", "rc2"), "unknown recovery-code scheme 'totpcore-rc2-argon2id'"),
+            (VALID.replace("rc1", "rc3"), "unknown recovery-code scheme 'totpcore-rc3-argon2id'"),
             (VALID.replace("argon2id", "argon2i"), "unknown recovery-code scheme"),
             (VALID.replace("v=19", "v=16"), "unsupported Argon2 version"),
             (VALID.replace("v=19", "v=019"), "unsupported Argon2 version"),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from totpcore import ConfigurationError, StoreError
+from totpcore import ConfigurationError, RecordError, StoreError
 from totpcore.sealing import KEY_BYTES, KeyRing
 
 SECRET = b"12345678901234567890"
@@ -68,7 +68,7 @@ class TestSealing:
     def test_unknown_key_id(self, ring: KeyRing) -> None:
         """A blob under a key the ring lacks names the key id, so the operator can load it."""
         other = KeyRing({"k9": bytes(32)}, "k9")
-        with pytest.raises(ConfigurationError, match="'k9'"):
+        with pytest.raises(RecordError, match="'k9'"):
             ring.unseal(other.seal(SECRET, user_id="alice"), user_id="alice")
 
     @pytest.mark.parametrize("user", ["", None, 5])

@@ -93,4 +93,5 @@ class TestImports:
             "except ImportError as exc:\n"
             "    print(exc)\n"
         )
-        assert run_python(probe) == "PostgresStore needs psycopg 3: pip install 'totpcore[postgres]'"
+        expected = "PostgresStore needs psycopg 3 and psycopg_pool: pip install 'totpcore[postgres]'"
+        assert run_python(probe) == expected
