@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import secrets
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,95 @@ def pg_schema(dsn: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+#: The tables of the MFA state, in the order a restore inserts them.
+TABLES = ("totpcore_users", "totpcore_recovery")
+
+
+class RawDb:
+    """The test database seen through a connection of our own, outside any store.
+
+    For tampering tests: it reads and writes whole tables and writes values the store
+    never would. On SQLite it ignores CHECK constraints (``PRAGMA
+    ignore_check_constraints``); on PostgreSQL :meth:`drop_checks` removes them. Each
+    method is one transaction; :meth:`close` closes the connection.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        assert backend.sql
+        self.backend = backend
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: psycopg.Connection[tuple[object, ...]] | None = None
+        if backend.kind == "sqlite":
+            self._sqlite = sqlite3.connect(backend.target, isolation_level=None)
+            self._sqlite.execute("PRAGMA ignore_check_constraints = ON")
+        else:
+            self._pg = psycopg.connect(backend.target)
+
+    def close(self) -> None:
+        """Close the connection."""
+        for conn in (self._sqlite, self._pg):
+            if conn is not None:
+                conn.close()
+
+    def _run(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[list[tuple[object, ...]]]:
+        """Run (sql, params) pairs in one transaction, with ``?`` placeholders; each one's rows."""
+        if self._sqlite is not None:
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                results = [self._sqlite.execute(sql, params).fetchall() for sql, params in statements]
+            except BaseException:
+                self._sqlite.execute("ROLLBACK")
+                raise
+            self._sqlite.execute("COMMIT")
+            return results
+        assert self._pg is not None
+        with self._pg.transaction():
+            return [_pg_rows(self._pg.execute(sql.replace("?", "%s"), params)) for sql, params in statements]
+
+    def query(self, statement: str, *params: object) -> list[tuple[object, ...]]:
+        """The rows of one statement."""
+        return self._run([(statement, params)])[0]
+
+    def execute(self, statement: str, *params: object) -> None:
+        """Run one statement and commit."""
+        self._run([(statement, params)])
+
+    def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
+        """Every row of both tables, sorted, in one transaction."""
+        rows = self._run([(f"SELECT * FROM {table}", ()) for table in TABLES])  # noqa: S608
+        return {table: sorted(found, key=repr) for table, found in zip(TABLES, rows, strict=True)}
+
+    def fingerprint(self) -> str:
+        """The snapshot as text, equal exactly when nothing changed (a NaN equals itself here)."""
+        return repr(self.snapshot())
+
+    def restore(self, snapshot: dict[str, list[tuple[object, ...]]]) -> None:
+        """Put both tables back exactly as *snapshot* holds them."""
+        statements: list[tuple[str, Sequence[object]]] = [
+            (f"DELETE FROM {table}", ())  # noqa: S608 - our own table names
+            for table in reversed(TABLES)
+        ]
+        for table in TABLES:
+            statements += [
+                (f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)  # noqa: S608
+                for row in snapshot[table]
+            ]
+        self._run(statements)
+
+    def drop_checks(self) -> None:
+        """PostgreSQL: drop the CHECK constraints of both tables, so any value of the type fits."""
+        rows = self.query(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE contype = 'c' AND conrelid::regclass::text = ANY(?)",
+            list(TABLES),
+        )
+        self._run([(f"ALTER TABLE {table} DROP CONSTRAINT {name}", ()) for table, name in rows])
+
+
+def _pg_rows(cursor: psycopg.Cursor[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    return cursor.fetchall() if cursor.description is not None else []
 
 
 def enroll(

@@ -67,7 +67,7 @@ from totpcore.store.base import (
     UserRecord,
     wait_before,
 )
-from totpcore.totp import TOTP
+from totpcore.totp import MAX_RESYNC_SEARCH, TOTP
 from totpcore.uri import build_uri
 
 __all__ = [
@@ -225,6 +225,8 @@ class Core:
             raise RecordError(
                 f"the stored {', '.join(damaged)} of this user cannot be used (altered or corrupt)"
             )
+        if not -MAX_RESYNC_SEARCH <= record.drift <= MAX_RESYNC_SEARCH:  # beyond anything resync records
+            raise RecordError("the stored drift of this user cannot be used (altered or corrupt)")
         raw = self.keyring.unseal(record.sealed_secret, user_id=record.user_id)
         try:
             return TOTP(
@@ -269,7 +271,7 @@ class Core:
         enabled = status in (Status.ENABLED, Status.LOCKED)
         left = None
         if record is not None and enabled:
-            left = 0 if record.damaged & RECOVERY_COLUMNS else len(record.recovery)
+            left = self._usable_recovery_codes(record)
         retry = 0.0
         if record is not None and status is not Status.LOCKED:
             retry = wait_before(record, now=now, throttle=self.policy.throttle)
@@ -280,6 +282,13 @@ class Core:
             recovery_codes_left=left,
             retry_after=retry,
         )
+
+    def _usable_recovery_codes(self, record: UserRecord) -> int:
+        """How many stored recovery codes can work: 0 when the set cannot be read."""
+        try:
+            return len(self._recovery_set(record)[1])
+        except RecordError:
+            return 0
 
     def _requirement(self, status: Status, now: float) -> Requirement:
         if status is Status.ENABLED:
@@ -311,6 +320,7 @@ class Core:
             now=now,
         )
         if not began:
+            yield call(Store.load, user_id)  # a row too damaged to read is a RecordError, not "enabled"
             raise EnrollmentError(
                 "MFA is already enabled for this user; only a support reset allows enrolling again"
             )
@@ -582,7 +592,8 @@ class Core:
         secret = None
         if keyring.needs_reseal(record.sealed_secret):
             secret = keyring.reseal(record.sealed_secret, user_id=record.user_id)
-        swap = self._recovery_swap(record) if record.recovery_params is not None else None
+        # Enabled or locked users always have a recovery set: one that cannot be read is skipped.
+        swap = self._recovery_swap(record) if record.status is not Status.PENDING else None
         changed = False
         if swap is not None:
             changed = bool((yield call(Store.reseal_recovery, record.user_id, now=now, **swap)))

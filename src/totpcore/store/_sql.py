@@ -266,8 +266,17 @@ def _sqlite_encode_step(step: int) -> str:
 
 
 def _decode_step(value: object) -> int | None:
-    # PostgreSQL returns a Decimal with no fraction, SQLite the 20-digit text: both exact.
+    # PostgreSQL returns a Decimal with no fraction: exact.
     return None if value is None else int(str(value))
+
+
+def _sqlite_decode_step(value: object) -> int | None:
+    # Only the 20-digit form compares in numeric order; anything else was not written by us.
+    if value is None:
+        return None
+    if not (type(value) is str and len(value) == 20 and value.isascii() and value.isdigit()):
+        raise ValueError("last_step is not 20 decimal digits")
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +307,7 @@ SQLITE: Final = Dialect(
     schema_lock=None,
     rewrite=_without_row_lock,
     encode_step=_sqlite_encode_step,
+    decode_step=_sqlite_decode_step,
 )
 
 POSTGRES: Final = Dialect(

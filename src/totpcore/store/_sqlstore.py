@@ -144,6 +144,8 @@ def parse_record(rows: list[Row], dialect: Dialect) -> UserRecord | None:
 
     try:
         last_step = dialect.decode_step(head[8])
+        if last_step is not None:
+            check_counter(last_step, "last_step")  # 0 to 2**64 - 1, or a ConfigurationError
     except (TypeError, ValueError):
         damaged.add("last_step")
         last_step = None
