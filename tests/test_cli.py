@@ -463,3 +463,25 @@ class TestAdmin:
                 err=io.StringIO(),
             )
         assert caught.value.code == EXIT_USAGE
+
+
+class TestAdminUserIds:
+    """`totpcore admin` reports a user id the service refuses in one line (issue 14 part 2)."""
+
+    @pytest.mark.parametrize(
+        "action", [["status"], ["reset", "--actor", "support:zoe", "--reason", "ticket"]]
+    )
+    def test_undecodable_user_id(self, tmp_path: Path, action: list[str]) -> None:
+        r"""`admin ... status $'\xff'` (argv decoded with surrogateescape): exit 2, one line, no traceback."""
+        key_file = tmp_path / "keys.json"
+        KeyRing.generate().save(key_file)
+        store = SQLiteStore(str(tmp_path / "mfa.sqlite3"))
+        store.create_schema()
+        store.close()
+        admin = ["admin", "--db", f"sqlite:///{tmp_path / 'mfa.sqlite3'}", "--key-file", str(key_file)]
+        result = subprocess.run(
+            [str(SCRIPT), *admin, action[0], b"\xff", *action[1:]], capture_output=True, check=False
+        )
+        assert (result.returncode, result.stdout) == (EXIT_USAGE, b"")
+        one_line_error(result.stderr.decode("utf-8", "backslashreplace"))
+        assert b"user_id" in result.stderr
