@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
-from store_support import BARRIER_TIMEOUT, Backend
+from contention_child import CONTENTION_RING, CONTENTION_SECRET, Contention, contention_child
+from store_support import BARRIER_TIMEOUT, Backend, enroll, race_each
 from totpcore import TOTP, Secret
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import MfaService, Policy
+from totpcore.store import SQLiteStore
 from totpcore.throttle import Throttle
 
 START = 1_700_000_010.0
@@ -53,3 +57,34 @@ def app_codes(secret_base32: str, rounds: int) -> list[str]:
     """The app codes login_child's rounds will be at."""
     totp = TOTP(Secret.from_base32(secret_base32))
     return [totp.at(START + 30 * (r + 1)) for r in range(rounds)]
+
+
+# ---------------------------------------------------------- one SQLite file, many processes (issue 14.5)
+
+
+def contention_users(processes: int, logins: int) -> list[list[str]]:
+    """The users of each process."""
+    return [[f"user-{p}-{i}" for i in range(logins)] for p in range(processes)]
+
+
+def enrol_contention_users(path: Path, processes: int, logins: int) -> None:
+    """Create a SQLite database at *path* with every user of contention_users enrolled."""
+    store = SQLiteStore(path)
+    store.create_schema()
+    for user in (user for batch in contention_users(processes, logins) for user in batch):
+        enroll(store, user, secret=CONTENTION_RING.seal(CONTENTION_SECRET, user_id=user))
+    store.close()
+
+
+def sqlite_contention(path: Path, processes: int, logins: int) -> Contention:
+    """Log each user of enrol_contention_users in once, from *processes* processes at a time."""
+    reports: list[list[tuple[float, float, str]]] = race_each(
+        contention_child,
+        [(str(path), batch, START, BARRIER_TIMEOUT) for batch in contention_users(processes, logins)],
+    )
+    done = [login for report in reports for login in report]
+    return Contention(
+        outcomes=dict(Counter(outcome for _, _, outcome in done)),
+        seconds=max(end for _, end, _ in done) - min(start for start, _, _ in done),
+        latencies=tuple(sorted(end - start for start, end, _ in done)),
+    )

@@ -229,10 +229,19 @@ def race_threads(count: int, rounds: int, attempt: Callable[[int], T]) -> list[l
 
 def race_processes(target: Callable[..., None], args: tuple[object, ...], count: int) -> list[list[T]]:
     """Run *target* in *count* spawned processes behind one barrier; their reported lists."""
+    return race_each(target, [args] * count)
+
+
+def race_each(target: Callable[..., None], args_each: Sequence[tuple[object, ...]]) -> list[list[T]]:
+    """Run ``target(*args_each[k], barrier, out)`` in one spawned process each; their reported lists."""
+    count = len(args_each)
     ctx = multiprocessing.get_context("spawn")
     barrier: Barrier = ctx.Barrier(count, timeout=BARRIER_TIMEOUT)
     pipes: list[tuple[Connection, Connection]] = [ctx.Pipe(duplex=False) for _ in range(count)]
-    children = [ctx.Process(target=target, args=(*args, barrier, send)) for _, send in pipes]
+    children = [
+        ctx.Process(target=target, args=(*args, barrier, send))
+        for args, (_, send) in zip(args_each, pipes, strict=True)
+    ]
     for child in children:
         child.start()
     try:
