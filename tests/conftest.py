@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from pg_cluster import PgCluster, PgUnavailableError
-from store_support import Backend, pg_schema
+from pgbouncer import PgBouncer, PgBouncerUnavailableError
+from store_support import Backend, pg_database, pg_schema
 from totpcore.store import Store
 
 # "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
@@ -45,6 +46,25 @@ def pg_dsn() -> Iterator[str]:
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer_dsn(pg_dsn: str) -> Iterator[str]:
+    """A PgBouncer in transaction-pooling mode in front of ``pg_dsn``, for the session.
+
+    Its DSN names the ``postgres`` database; any other name is forwarded as asked. Without
+    ``pgbouncer`` the tests through it are skipped, except under CI, where they fail.
+    """
+    try:
+        bouncer = PgBouncer.start(pg_dsn)
+    except PgBouncerUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PgBouncer for the store tests: {exc}")
+        pytest.skip(f"PgBouncer unavailable: {exc}")
+    try:
+        yield bouncer.dsn
+    finally:
+        bouncer.stop()
+
+
 @pytest.fixture
 def store(backend: Backend) -> Iterator[Store]:
     """A store on the test's backend, with its schema created, closed after the test."""
@@ -59,6 +79,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     kind: str = request.param
     if kind == "postgres":
         with pg_schema(request.getfixturevalue("pg_dsn")) as dsn:
+            yield Backend(kind, dsn)
+    elif kind == "pgbouncer":
+        via = request.getfixturevalue("pgbouncer_dsn")
+        with pg_database(request.getfixturevalue("pg_dsn"), via) as dsn:
             yield Backend(kind, dsn)
     else:
         yield Backend(kind, str(tmp_path / "mfa.sqlite3") if kind == "sqlite" else "")

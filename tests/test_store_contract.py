@@ -9,7 +9,7 @@ from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store import ClaimResult, Status, Store
 from totpcore.throttle import Throttle
 
-pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
+pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "pgbouncer"], indirect=True)
 
 STEP_MAX = 2**64 - 1
 

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, SECRET, Backend, enroll, pg_schema
+from store_support import CONFIRM_STEP, DIGESTS, SECRET, Backend, enroll, pg_schema, with_setting
 from totpcore.errors import StoreError
 from totpcore.store import (
     SCHEMA_VERSION,
@@ -350,9 +350,7 @@ class TestPostgres:
             setup.create_schema()
             enroll(setup)
             setup.close()
-            store = PostgresStore(
-                psycopg.conninfo.make_conninfo(dsn, options=_add_option(dsn, "lock_timeout=50"))
-            )
+            store = PostgresStore(with_setting(dsn, "lock_timeout=50"))
             with psycopg.connect(dsn) as holder:
                 holder.execute("SELECT 1 FROM totpcore_users WHERE user_id = 'alice' FOR UPDATE")
                 with pytest.raises(StoreError, match="SQLSTATE 55P03"):
@@ -412,11 +410,6 @@ class TestPostgres:
             backend = Backend("postgres", dsn)
             rows = raw_rows(backend, "SELECT last_step::text, pg_typeof(last_step)::text FROM totpcore_users")
             assert rows == [("18446744073709551615", "numeric")]
-
-
-def _add_option(dsn: str, setting: str) -> str:
-    existing = psycopg.conninfo.conninfo_to_dict(dsn).get("options") or ""
-    return f"{existing} -c {setting}".strip()
 
 
 class TestDocumentedSql:
