@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,6 +24,13 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # ---------------------------------------------------------------- stores (issue 6)
 
 
+def unavailable(component: str, exc: Exception) -> NoReturn:
+    """Skip the tests that need a missing *component*, except under CI: it must have exercised them."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs {component} for the store tests: {exc}")
+    pytest.skip(f"{component} unavailable: {exc}")
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A PostgreSQL server for the session: TOTPCORE_TEST_POSTGRES_DSN, else a throwaway cluster.
@@ -37,9 +45,7 @@ def pg_dsn() -> Iterator[str]:
     try:
         cluster = PgCluster.start(fsync=False)
     except PgUnavailableError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL for the store tests: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+        unavailable("PostgreSQL", exc)
     try:
         yield cluster.dsn
     finally:
@@ -56,9 +62,7 @@ def pgbouncer_dsn(pg_dsn: str) -> Iterator[str]:
     try:
         bouncer = PgBouncer.start(pg_dsn)
     except PgBouncerUnavailableError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PgBouncer for the store tests: {exc}")
-        pytest.skip(f"PgBouncer unavailable: {exc}")
+        unavailable("PgBouncer", exc)
     try:
         yield bouncer.dsn
     finally:

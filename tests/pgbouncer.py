@@ -13,13 +13,14 @@ The configuration is what an EMR deployment would run, made small enough to exer
 - ``default_pool_size = 10`` server connections per database, ``max_client_conn = 200``
   clients, so 64 racing clients really share a few server connections;
 - a fallback ``*`` database: any database name a client asks for is forwarded to the
-  upstream server under that name, so each test gets its own database (a ``search_path``
-  in the startup ``options`` is not forwarded by PgBouncer; it is not ignored either, see
-  below, so a test relying on it fails instead of sharing a schema);
+  upstream server under that name, so each test gets a database of its own (PgBouncer
+  refuses the startup ``options`` that give the direct PostgreSQL tests their own
+  ``search_path``);
 - ``auth_type = trust`` with the upstream user in the ``auth_file`` (no password is kept
   anywhere), and that user is also an admin of the ``pgbouncer`` console database;
 - ``ignore_startup_parameters = extra_float_digits``, which some drivers send (psycopg
-  does not). ``options`` is deliberately not ignored: PgBouncer would drop it silently.
+  does not). ``options`` is deliberately not in it: PgBouncer would then drop a
+  ``search_path`` or ``lock_timeout`` silently instead of refusing the connection.
 
 ``stop()`` terminates PgBouncer and removes the directory.
 """

@@ -104,7 +104,7 @@ def with_setting(dsn: str, setting: str) -> str:
 def pg_database(dsn: str, via: str) -> Iterator[str]:
     """A fresh database created through *dsn*; yields *via* (a PgBouncer DSN) naming it.
 
-    PgBouncer does not pass a ``search_path`` in the startup options on to the server, so
+    PgBouncer refuses the startup options that carry ``pg_schema``'s ``search_path``, so
     behind it each test gets a database of its own instead of a schema. Dropping it ``WITH
     (FORCE)`` also ends the server connections PgBouncer still pools for it.
     """

@@ -73,4 +73,4 @@ def test_64_clients_share_at_most_10_server_connections(bounced: str) -> None:
         for client in clients:
             client.close()
     assert len(rounds[0]) == CLIENTS
-    assert 1 <= len({rows[0][0] for rows in rounds[0]}) <= 10
+    assert len({rows[0][0] for rows in rounds[0]}) <= 10
