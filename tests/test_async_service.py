@@ -51,7 +51,7 @@ ALL_STORES = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"]
 
 def async_store(backend: Backend) -> AsyncStore:
     """An async store on the test's database, schema created."""
-    if backend.kind == "postgres":
+    if backend.kind in {"postgres", "pgbouncer"}:
         setup = backend.open()
         setup.close()
         return AsyncPostgresStore(backend.target, pool_size=10)
@@ -156,9 +156,9 @@ class TestFlow:
         assert seen == [EventType.ENROLLMENT_STARTED, EventType.ENROLLMENT_CONFIRMED, EventType.LOGIN]
 
 
-@ALL_STORES
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "pgbouncer"], indirect=True)
 class TestRaces:
-    """64 tasks on one event loop, one code: exactly one is accepted."""
+    """64 tasks on one event loop, one code: exactly one is accepted (also through PgBouncer)."""
 
     def test_same_app_code(self, backend: Backend, events: list[AuditEvent]) -> None:
         """64 concurrent verifies of one app code: one ACCEPTED, 63 REPLAYED."""
