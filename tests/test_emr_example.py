@@ -163,12 +163,14 @@ class TestEnrolment:
         assert (status, headers["cache-control"]) == (200, "no-store")
         assert not any(code in body for code in codes)
 
-    def test_a_recovery_code_signs_in_once(self, browser: WebDriver, app: EmrApp) -> None:
-        """At the next login the one field takes a recovery code, once; the notice counts what is left."""
+    def test_a_recovery_code_signs_in_once_and_a_new_set_replaces_the_old(
+        self, browser: WebDriver, app: EmrApp
+    ) -> None:
+        """The one field takes a recovery code, once; new codes from the menu void the old ones."""
         sign_in(browser, app, "alice")
         browser.find_element(By.ID, "account-menu").click()
         press(browser, "enable-mfa")
-        _, codes = enrol(browser, app, "alice@outsmart.example")
+        phone, codes = enrol(browser, app, "alice@outsmart.example")
         sign_out(browser)
 
         sign_in(browser, app, "alice")
@@ -179,10 +181,20 @@ class TestEnrolment:
             "You signed in with a recovery code. 4 of them are left"
             in browser.find_element(By.CLASS_NAME, "notice").text
         )
+        browser.find_element(By.ID, "account-menu").click()
+        press(browser, "new-codes")
+        enter_code(browser, app, phone.code(), "regenerate")
+        fresh = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#recovery-codes li")]
+        app.remember(*fresh)
+        assert len(set(fresh) - set(codes)) == 5
         sign_out(browser)
+
         sign_in(browser, app, "alice")
-        enter_code(browser, app, codes[0])
-        assert (path_of(browser), text_of(browser, "error")) == ("/login/code", NOT_ACCEPTED)
+        for used_or_replaced in codes[:2]:
+            enter_code(browser, app, used_or_replaced)
+            assert (path_of(browser), text_of(browser, "error")) == ("/login/code", NOT_ACCEPTED)
+        enter_code(browser, app, fresh[0])
+        assert path_of(browser) == "/home"
 
 
 class TestCodePrompt:

@@ -42,7 +42,7 @@ class ScryptCost:
         )
 
 
-#: A cost for tests and screenshots only (EMR_FAST_HASHING=1): about 100 times cheaper.
+#: A cost for tests and screenshots only (EMR_FAST_HASHING=1): 64 times cheaper.
 FAST: Final = ScryptCost(n=2**11)
 
 

@@ -418,7 +418,7 @@ class Emr:
     async def enroll(self, request: Request) -> Response:
         """Screen 3 and 8: "Enable MFA": the QR code, the key for manual entry and the first code."""
         session, account, state = await self._user(request, Stage.SIGNED_IN, Stage.ENROLL)
-        if state.status in {Status.ENABLED, Status.LOCKED}:
+        if state.status is Status.ENABLED:  # (LOCKED never gets here: _user ends the session)
             session.enrollment = None
             return self._redirect(request, "/home", session)
         if request.method == "POST":
