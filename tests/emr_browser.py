@@ -160,7 +160,6 @@ class EmrApp:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
-    cwd: Path
     passwords: dict[str, str] = field(default_factory=dict)
     key_path: Path = Path()
     said: set[str] = field(default_factory=set)
@@ -181,15 +180,18 @@ class EmrApp:
         """Note secrets the browser typed or saw: none may appear in the log."""
         self.said.update(secrets)
 
-    def get(self, path: str, browser: WebDriver | None = None) -> tuple[int, dict[str, str], str]:
-        """GET *path* outside the browser, with the browser's session cookie if given."""
-        return self.request(path, browser=browser)
-
     def request(
-        self, path: str, *, browser: WebDriver | None = None, data: bytes | None = None
+        self,
+        path: str,
+        browser: WebDriver | None = None,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], str]:
-        """Send a GET (or a POST of form *data*); return status, headers and body (redirects not followed)."""
-        request = urllib.request.Request(self.url(path), data=data)  # noqa: S310  # http://127.0.0.1 only
+        """GET *path* (or POST form *data*) outside the browser, with its session cookie if given.
+
+        Returns the status, the headers (lower-case names) and the body; redirects are not followed.
+        """
+        request = urllib.request.Request(self.url(path), data=data, headers=headers or {})  # noqa: S310
         if data is not None:
             request.add_header("Content-Type", "application/x-www-form-urlencoded")
         cookie = browser.get_cookie(COOKIE) if browser else None
@@ -248,7 +250,7 @@ def run_app(folder: Path, **env: str) -> Iterator[EmrApp]:
         process = subprocess.Popen(
             [sys.executable, "-m", "emr"], cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-    app = EmrApp(process, port, log_path, folder)
+    app = EmrApp(process, port, log_path)
     try:
         _wait_until_serving(app)
         banner = app.log().partition(READY_LINE)[0]
@@ -274,7 +276,7 @@ def _wait_until_serving(app: EmrApp) -> None:
             pytest.fail(f"the app exited with {app.process.returncode}:\n{app.log()}")
         if READY_LINE in app.log():
             try:
-                if app.get("/login")[0] == 200:
+                if app.request("/login")[0] == 200:
                     return
             except OSError:
                 pass  # not listening yet

@@ -1,7 +1,7 @@
 """examples/emr in a real browser: every screen of issue 16, clicked and typed through headless Chromium.
 
 Each test starts its own app (``python -m emr``: temporary SQLite file and key file, a
-throttle of 2 free attempts, 1 s waits and a lockout at 5) and drives it as a user would.
+throttle of 2 free attempts, 3 s waits and a lockout at 5) and drives it as a user would.
 The phone reads the key off the enrolment page; the QR code is decoded from a browser
 screenshot. ``make screenshots`` runs this file with EMR_SCREENSHOTS=docs/images.
 """
@@ -39,10 +39,8 @@ from totpcore import recovery
 DELAY = 3
 THROTTLE = f"free_attempts=2,base_delay={DELAY},growth=1,lockout=5"
 THROTTLED = re.compile(r"Too many attempts\. Wait ([1-3]) seconds?, then try again\.")
-GREEN, RED = (
-    "rgba(26, 127, 55, 1)",
-    "rgba(207, 34, 46, 1)",
-)  # the lock's colours (examples/emr/static/emr.css)
+# The lock's colours, and the Enable MFA button's (examples/emr/static/emr.css).
+GREEN, RED = "rgba(26, 127, 55, 1)", "rgba(207, 34, 46, 1)"
 NOT_ACCEPTED = "That code was not accepted. Check your authenticator app and try again."
 REPLAYED = "That code has already been used. Wait until your app shows a new code, then enter it."
 
@@ -137,7 +135,7 @@ class TestEnrolment:
 
         assert path_of(browser) == "/mfa/enroll"
         assert "not your phone's camera" in text_of(browser, "camera-warning")
-        status, headers, _ = app.get("/mfa/enroll", browser)
+        status, headers, _ = app.request("/mfa/enroll", browser)
         assert (status, headers["cache-control"]) == (200, "no-store")
         shot(browser, "03-enrol")
         # A wrong first code is refused; the same QR code stays on the page.
@@ -159,7 +157,7 @@ class TestEnrolment:
         browser.back()
         assert path_of(browser) == "/home"  # the enrolment page, now done, sends the user on
         assert not any(code in browser.page_source for code in codes)
-        status, headers, body = app.get("/mfa/recovery-codes", browser)
+        status, headers, body = app.request("/mfa/recovery-codes", browser)
         assert (status, headers["cache-control"]) == (200, "no-store")
         assert not any(code in body for code in codes)
 
@@ -284,7 +282,7 @@ class TestSupport:
         assert not has(browser, "support-link")
         visit(browser, app, "/support")
         assert text_of(browser, "message") == "The support console is for the service desk only."
-        assert app.get("/support", browser)[0] == 403
+        assert app.request("/support", browser)[0] == 403
 
     def test_a_reset_with_a_reason_makes_the_user_enrol_again(self, browser: WebDriver, app: EmrApp) -> None:
         """The agent finds bruno, sees his state, resets with a reason; bruno then has no MFA and enrols."""
@@ -344,10 +342,10 @@ class TestMandatory:
 class TestWebBasics:
     """The session cookie, CSRF tokens, and the log."""
 
-    def test_the_session_cookie_is_httponly_lax_and_renewed_at_sign_in(
+    def test_the_session_cookie_is_httponly_lax_secure_over_tls_and_renewed_at_sign_in(
         self, browser: WebDriver, app: EmrApp
     ) -> None:
-        """HttpOnly, SameSite=Lax, not Secure over plain HTTP, and a new id once the password is right."""
+        """HttpOnly, SameSite=Lax, Secure only over TLS, and a new id once the password is right."""
         visit(browser, app, "/login")
         before = browser.get_cookie("emr_session")
         assert before is not None
@@ -356,6 +354,9 @@ class TestWebBasics:
         after = browser.get_cookie("emr_session")
         assert after is not None
         assert after["value"] != before["value"]
+        # Behind a TLS proxy on this machine (uvicorn trusts X-Forwarded-Proto from 127.0.0.1).
+        _, headers, _ = app.request("/login", headers={"X-Forwarded-Proto": "https"})
+        assert "; secure" in headers["set-cookie"].lower()
 
     def test_a_post_without_the_sessions_token_is_refused(self, browser: WebDriver, app: EmrApp) -> None:
         """No token, a wrong token, or no session: 403, and the password is not even checked."""
