@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo system-deps test bench clean
+.PHONY: demo system-deps test bench example screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "totpcore needs Python 3.10 or newer")'
@@ -49,6 +49,16 @@ test: system-deps $(BIN)/python
 	$(BIN)/mypy
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
+
+## make example: serve the reference EMR login (examples/emr) at http://127.0.0.1:8000 (PORT overrides).
+example: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[example,postgres]'
+	PYTHONPATH=examples $(BIN)/python -m emr
+
+## make screenshots: run the browser tests of examples/emr, saving a PNG of each screen in docs/images/.
+screenshots: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	EMR_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_emr_example.py
 
 ## make bench: time totpcore against pyotp and cryptography in one run.
 bench: $(BIN)/python
