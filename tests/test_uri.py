@@ -180,12 +180,12 @@ class TestBuildRefuses:
             build_uri(TOTP(SECRET), account=" alice", issuer="ACME")
 
     def test_counter_for_a_totp(self) -> None:
-        """A TOTP URI has no counter (DESIGN.md section 3)."""
+        """A TOTP URI has no counter (Key Uri Format, Parameters)."""
         with pytest.raises(UriError, match="counter"):
             build_uri(TOTP(SECRET), account="a", counter=0)
 
     def test_no_counter_for_an_hotp(self) -> None:
-        """An HOTP URI needs the counter (DESIGN.md section 3)."""
+        """An HOTP URI needs the counter (Key Uri Format, Parameters)."""
         with pytest.raises(UriError, match="counter"):
             build_uri(HOTP(SECRET), account="a")
 

@@ -1,4 +1,4 @@
-"""The exception tree of totpcore (DESIGN.md section 4).
+"""The exception tree of totpcore (``docs/design.md``, "Errors").
 
 Every exception raised on purpose by totpcore derives from :class:`TotpcoreError`.
 Messages are written for the developer who has to act on them and never contain a
