@@ -15,9 +15,10 @@ import time
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from totpcore import HOTP, TOTP, Algorithm, InvalidCode, Secret, Throttle, Window, hotp
+from totpcore import HOTP, TOTP, Algorithm, InvalidCode, Secret, Throttle, Window, build_uri, hotp, parse_uri
 from totpcore.recovery import Argon2Params, CodeSetParams, generate_codes, hash_codes, match_code, normalize
 from totpcore.sealing import KeyRing
+from totpcore.uri import MAX_URI_LENGTH
 
 SECRET = Secret(b"12345678901234567890")  # RFC 4226 Appendix D
 SEED_32 = Secret(b"12345678901234567890123456789012")  # RFC 6238 Appendix B, SHA256
@@ -147,7 +148,12 @@ class TestKnownAnswers:
         """A 20-byte secret whose base32 ends in X keeps it; padded base32 reads back."""
         secret = Secret(bytes(19) + b"\x17")
         assert secret.to_base32() == "A" * 31 + "X"
-        assert Secret.from_base32(base64.b32encode(bytes(16)).decode("ascii")) == Secret(bytes(16))
+        assert Secret.from_base32("A" * 31 + "X") == secret
+
+    def test_base32_padding_of_any_length(self) -> None:
+        """Trailing '=' are dropped however many there are: full padding, one, or none."""
+        for text in ("A" * 26 + "======", "A" * 26 + "=", "A" * 26):
+            assert Secret.from_base32(text) == Secret(bytes(16))
 
     def test_key_ring_json_layout(self) -> None:
         """to_json() writes sorted keys, indented by 2, base64 keys: the key file format."""
@@ -161,6 +167,18 @@ class TestKnownAnswers:
             "  }\n"
             "}"
         )
+
+    def test_uri_of_exactly_the_limit_builds(self) -> None:
+        """build_uri writes a URI of exactly MAX_URI_LENGTH characters, and it parses back."""
+        base = build_uri(TOTP(SECRET), account="a")
+        uri = build_uri(TOTP(SECRET), account="a" * (1 + MAX_URI_LENGTH - len(base)))
+        assert len(uri) == MAX_URI_LENGTH
+        assert parse_uri(uri).to_uri() == uri
+
+    def test_parameter_names_are_form_decoded(self) -> None:
+        """A '+' in a parameter name is a space, as in its value (application/x-www-form-urlencoded)."""
+        parsed = parse_uri(f"otpauth://totp/a?secret={SECRET.to_base32()}&my+color=dark+red")
+        assert parsed.unknown_parameters == (("my color", "dark red"),)
 
     def test_new_key_ids(self) -> None:
         """rotated() without an id names the key k- and 8 hex digits, and makes it current."""

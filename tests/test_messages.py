@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import pickle
 from collections.abc import Callable
 
 import pytest
@@ -25,7 +26,10 @@ from totpcore import (
     SecretError,
     StoreError,
     Throttle,
+    UriError,
     Window,
+    build_uri,
+    parse_uri,
 )
 from totpcore.recovery import (
     Argon2Params,
@@ -39,6 +43,7 @@ from totpcore.recovery import (
 from totpcore.sealing import KeyRing
 
 SECRET = Secret(b"12345678901234567890")  # RFC 4226 Appendix D
+B32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # the same key in base32
 #: One recovery code, hashed at the lowest cost, for the matching rows.
 HASHED = hash_codes(["ABCD-EFGH-JKMN-PQRS"], params=Argon2Params(8, 1, 1), context=b"u")
 
@@ -324,6 +329,18 @@ SECRET_ROWS = [
         "character 9 of the base32 secret is padding ('=') before the end of the secret",
         id="base32 padding inside",
     ),
+    pytest.param(
+        lambda: delattr(SECRET, "_raw"),
+        AttributeError,
+        "Secret is immutable",
+        id="delete an attribute of a secret",
+    ),
+    pytest.param(
+        lambda: pickle.dumps(SECRET),
+        TypeError,
+        "Secret refuses to be pickled; seal it with totpcore.sealing or export to_base32() explicitly",
+        id="pickle a secret",
+    ),
 ]
 
 THROTTLE = [
@@ -451,6 +468,12 @@ SEALING = [
         "environment variable TOTPCORE_TEST_UNSET_VARIABLE is not set",
         id="env unset",
     ),
+    pytest.param(
+        lambda: KeyRing({"k1": bytes(32)}, "k1").unseal(b"\x01\x00", user_id="u"),
+        StoreError,
+        "a sealed secret is truncated",
+        id="blob of two bytes",
+    ),
 ]
 
 RECOVERY = [
@@ -473,9 +496,9 @@ RECOVERY = [
         id="argon2 memory below 8 per lane",
     ),
     pytest.param(
-        lambda: CodeSetParams(None, 16, bytes(16)),
+        lambda: CodeSetParams("x", 16, bytes(16)),
         TypeError,
-        "argon2 must be an Argon2Params, not NoneType",
+        "argon2 must be an Argon2Params, not str",
         id="code set params argon2 of the wrong type",
     ),
     pytest.param(
@@ -497,9 +520,9 @@ RECOVERY = [
         id="code set params salt of the wrong size",
     ),
     pytest.param(
-        lambda: CodeSetParams.parse(None),
+        lambda: CodeSetParams.parse(1),
         TypeError,
-        "the parameter string must be a str, not NoneType",
+        "the parameter string must be a str, not int",
         id="parameter string of the wrong type",
     ),
     pytest.param(
@@ -573,9 +596,9 @@ RECOVERY = [
         id="generate bits out of range",
     ),
     pytest.param(
-        lambda: hash_codes(["ABCD-EFGH-JKMN-PQRS"], params=None, context=b"u"),
+        lambda: hash_codes(["ABCD-EFGH-JKMN-PQRS"], params="x", context=b"u"),
         TypeError,
-        "params must be an Argon2Params, not NoneType",
+        "params must be an Argon2Params, not str",
         id="hash params of the wrong type",
     ),
     pytest.param(
@@ -650,15 +673,15 @@ RECOVERY = [
         id="recovery code of the wrong length",
     ),
     pytest.param(
-        lambda: needs_rehash(HASHED.params, None),
+        lambda: needs_rehash(HASHED.params, "x"),
         TypeError,
-        "current must be an Argon2Params, not NoneType",
+        "current must be an Argon2Params, not str",
         id="needs_rehash current of the wrong type",
     ),
     pytest.param(
-        lambda: match_code("ABCD-EFGH-JKMN-PQRS", HASHED.params, None, context=b"u"),
+        lambda: match_code("ABCD-EFGH-JKMN-PQRS", HASHED.params, 1, context=b"u"),
         TypeError,
-        "unused must be an iterable of (index, digest) pairs, not NoneType",
+        "unused must be an iterable of (index, digest) pairs, not int",
         id="match unused of the wrong type",
     ),
     pytest.param(
@@ -701,6 +724,303 @@ RECOVERY = [
         "the recovery code matches no unused code of this user",
         id="match no code",
     ),
+    pytest.param(
+        lambda: generate_codes(5, 165),
+        ConfigurationError,
+        "bits=165 is out of range: expected 64 to 160",
+        id="bits above the range",
+    ),
+]
+
+URI = [
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a:b"),
+        UriError,
+        "the account contains a colon, which the otpauth format forbids in names",
+        id="account with a colon",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account=" a"),
+        UriError,
+        "the account starts with a space, which the format strips after the issuer",
+        id="account starting with a space",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", counter=0),
+        UriError,
+        "counter is for an HOTP URI; a TOTP URI has none",
+        id="counter for a TOTP",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET, t0=1), account="a"),
+        UriError,
+        "the otpauth format has no t0 parameter: only a TOTP with t0=0 can be provisioned",
+        id="TOTP with t0",
+    ),
+    pytest.param(
+        lambda: build_uri(HOTP(SECRET), account="a"),
+        UriError,
+        "an HOTP URI needs counter=: the next counter the app should use",
+        id="HOTP without counter",
+    ),
+    pytest.param(
+        lambda: build_uri(SECRET, account="a"),
+        TypeError,
+        "otp must be a totpcore.TOTP or totpcore.HOTP, not Secret",
+        id="not an OTP",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account=b"a"),
+        TypeError,
+        "account must be a str, not bytes",
+        id="name of the wrong type",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", issuer=""),
+        UriError,
+        "the issuer is empty",
+        id="empty issuer",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", issuer="a\nb"),
+        UriError,
+        "the issuer contains a control character or a lone surrogate",
+        id="issuer with a control character",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", image=b"https://x"),
+        TypeError,
+        "image must be a str, not bytes",
+        id="image of the wrong type",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", image="https://x/\n"),
+        UriError,
+        "the image URL contains a control character",
+        id="image with a control character",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a", image="http://x/a.png"),
+        UriError,
+        "the image must be an absolute https:// URL",
+        id="image not https",
+    ),
+    pytest.param(
+        lambda: build_uri(TOTP(SECRET), account="a" * 4096),
+        UriError,
+        "the URI would be 4151 characters; at most 4096 are accepted",
+        id="built URI too long",
+    ),
+    pytest.param(
+        lambda: parse_uri(b"otpauth://totp/a"),
+        TypeError,
+        "uri must be a str, not bytes",
+        id="uri of the wrong type",
+    ),
+    pytest.param(
+        lambda: parse_uri("a" * 4097),
+        UriError,
+        "the URI is 4097 characters; at most 4096 are accepted",
+        id="uri too long",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a\nb?secret=" + B32),
+        UriError,
+        "character 17 of the URI is a control character or a lone surrogate",
+        id="raw control character",
+    ),
+    pytest.param(
+        lambda: parse_uri("https://totp/a?secret=" + B32),
+        UriError,
+        "not an otpauth URI: the scheme must be otpauth://",
+        id="another scheme",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "#x"),
+        UriError,
+        "an otpauth URI has no fragment ('#')",
+        id="fragment",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth:totp/a?secret=" + B32),
+        UriError,
+        "an otpauth URI starts with otpauth://TYPE/",
+        id="no double slash",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://steam/a?secret=" + B32),
+        UriError,
+        "the type of an otpauth URI must be totp or hotp",
+        id="another type",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp?secret=" + B32),
+        UriError,
+        "the URI has no label (otpauth://TYPE/LABEL?PARAMETERS)",
+        id="no label",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/:a?secret=" + B32),
+        UriError,
+        "the issuer prefix of the label is empty",
+        id="empty issuer prefix",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a:b:c?secret=" + B32),
+        UriError,
+        "the label has more than one ':' or '%3A' that the issuer parameter does not explain",
+        id="two separators",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/A:a?secret=" + B32 + "&issuer=B"),
+        UriError,
+        "the issuer parameter differs from the issuer prefix of the label",
+        id="issuer differs",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/A:%20?secret=" + B32),
+        UriError,
+        "the label has no account name",
+        id="no account",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/A%G1:a?secret=" + B32),
+        UriError,
+        "the issuer prefix of the label has a '%' that does not start a %XX escape",
+        id="bad escape in the prefix",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/A:a%G1?secret=" + B32),
+        UriError,
+        "the account has a '%' that does not start a %XX escape",
+        id="bad escape in the account",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&x%G1=1"),
+        UriError,
+        "a parameter name has a '%' that does not start a %XX escape",
+        id="bad escape in a parameter name",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&issuer=%G1"),
+        UriError,
+        "the issuer parameter has a '%' that does not start a %XX escape",
+        id="bad escape in the issuer",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&x=%G1"),
+        UriError,
+        "an unknown parameter has a '%' that does not start a %XX escape",
+        id="bad escape in an unknown parameter",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a%FF?secret=" + B32),
+        UriError,
+        "the account is not UTF-8 once percent-decoded",
+        id="not UTF-8",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a%0A?secret=" + B32),
+        UriError,
+        "the account contains a control character once percent-decoded",
+        id="encoded control character",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&lock"),
+        UriError,
+        "a parameter has no '=' (expected name=value)",
+        id="parameter without =",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&=x"),
+        UriError,
+        "a parameter has an empty name",
+        id="parameter with an empty name",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&digits=6&digits=6"),
+        UriError,
+        "the digits parameter appears more than once",
+        id="known parameter twice",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&x=1&X=2"),
+        UriError,
+        "an unknown parameter appears more than once",
+        id="unknown parameter twice",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?Secret=" + B32),
+        UriError,
+        "parameter names are lower case: write secret",
+        id="known parameter in upper case",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?issuer=A"),
+        UriError,
+        "the URI has no secret parameter",
+        id="no secret",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=GEZDGNBVGY3TQOJ1"),
+        UriError,
+        "bad secret parameter: character 16 of the base32 secret is not a base32 character (A-Z, 2-7)",
+        id="bad secret",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&algorithm=MD5"),
+        UriError,
+        "the algorithm parameter must be SHA1, SHA256 or SHA512",
+        id="unknown algorithm",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&digits=9"),
+        UriError,
+        "the digits parameter must be a decimal number from 6 to 8",
+        id="digits out of range",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&digits=06"),
+        UriError,
+        "the digits parameter must be a decimal number from 6 to 8",
+        id="digits with a leading zero",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&period=121"),
+        UriError,
+        "the period parameter must be a decimal number from 1 to 120",
+        id="period out of range",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&period=3s"),
+        UriError,
+        "the period parameter must be a decimal number from 1 to 120",
+        id="period not a number",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://hotp/a?secret=" + B32 + "&counter=18446744073709551616"),
+        UriError,
+        "the counter parameter must be a decimal number from 0 to 18446744073709551615",
+        id="counter out of range",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/a?secret=" + B32 + "&counter=1"),
+        UriError,
+        "a TOTP URI has no counter parameter; is it an HOTP URI?",
+        id="counter on a TOTP",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://hotp/a?secret=" + B32 + "&period=30"),
+        UriError,
+        "an HOTP URI has no period parameter; is it a TOTP URI?",
+        id="period on an HOTP",
+    ),
+    pytest.param(
+        lambda: parse_uri("otpauth://totp/A:" + "日" * 500 + "?secret=" + B32),
+        UriError,
+        "written canonically the URI is 4566 characters; at most 4096 are allowed",
+        id="canonical form too long",
+    ),
 ]
 
 
@@ -739,4 +1059,10 @@ def test_sealing(call: Callable[[], object], error: type[Exception], message: st
 @pytest.mark.parametrize(("call", "error", "message"), RECOVERY)
 def test_recovery_codes(call: Callable[[], object], error: type[Exception], message: str) -> None:
     """Recovery codes: costs, parameter strings, sets and stored pairs, never a code."""
+    refused(call, error, message)
+
+
+@pytest.mark.parametrize(("call", "error", "message"), URI)
+def test_provisioning_uris(call: Callable[[], object], error: type[Exception], message: str) -> None:
+    """build_uri and parse_uri name the part of the URI that is wrong, never its content."""
     refused(call, error, message)
