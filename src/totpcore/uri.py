@@ -116,9 +116,10 @@ def build_uri(
     The label is ``issuer:account`` and the ``issuer`` parameter repeats the prefix, as
     the Key Uri Format recommends. An issuer that contains a colon is written in the
     ``issuer`` parameter only, with the account alone as the label: in the label its
-    colon could not be told from the separator. Issuer and account are percent-encoded with nothing
-    left raw but ``A-Z a-z 0-9 - . _ ~`` (RFC 3986 §2.3), so a space is ``%20`` (never
-    ``+``) and none of ``/ ? # & = + @ % :`` can end the label or start a parameter.
+    colon could not be told from the separator. Issuer and account are percent-encoded
+    with nothing left raw but ``A-Z a-z 0-9 - . _ ~`` (RFC 3986 §2.3), so a space is
+    ``%20`` (never ``+``) and none of ``/ ? # & = + @ % :`` can end the label or start a
+    parameter.
     The secret is base32 without padding; ``algorithm``, ``digits`` and ``period`` are
     written only when they differ from SHA1, 6 and 30; ``counter`` always for an HOTP.
 
@@ -302,8 +303,9 @@ def parse_uri(uri: str, *, allow_short: bool = False) -> ProvisioningUri:
     issuer = parameters.get("issuer") or None  # an empty issuer= says nothing
     prefix, account = _parse_label(label, issuer)
     result = _assemble(otp_class, account, issuer or prefix, parameters, unknown, allow_short=allow_short)
-    kind, settings = _describe(result.otp, result.counter)
-    length = len(_write(kind, result.otp.secret, account, result.issuer, settings, result.image))
+    # What parses must build: the canonical form (non-ASCII is escaped there) must fit too.
+    type_name, settings = _describe(result.otp, result.counter)
+    length = len(_write(type_name, result.otp.secret, account, result.issuer, settings, result.image))
     if length > MAX_URI_LENGTH:
         raise UriError(
             f"written canonically the URI is {length} characters; at most {MAX_URI_LENGTH} are allowed"
