@@ -28,11 +28,15 @@ RFC_SHA256 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"  # its 32-by
 
 
 def run(
-    *args: str, stdin: str | None = None, cwd: Path | None = None, program: tuple[str, ...] = (str(SCRIPT),)
+    *args: str,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    program: tuple[str, ...] = (str(SCRIPT),),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed console script (or *program*)."""
     return subprocess.run(
-        [*program, *args], input=stdin, capture_output=True, text=True, check=False, cwd=cwd
+        [*program, *args], input=stdin, capture_output=True, text=True, check=False, cwd=cwd, env=env
     )
 
 
@@ -119,7 +123,10 @@ class TestConsoleScript:
 
     def test_the_demo_hint_runs_as_printed(self, tmp_path: Path) -> None:
         """The command the demo prints at the end works as printed, from a script not on PATH."""
-        out = run("demo", cwd=tmp_path)
+        elsewhere = os.pathsep.join(
+            entry for entry in os.environ.get("PATH", "").split(os.pathsep) if Path(entry) != SCRIPT.parent
+        )
+        out = run("demo", cwd=tmp_path, env={**os.environ, "PATH": elsewhere})
         command = inspect_command(out.stdout)
         assert command[:2] == [str(SCRIPT), "admin"]
         assert command[2:4] == ["--db", "sqlite:///totpcore-demo.sqlite3"]
