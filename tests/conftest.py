@@ -18,6 +18,16 @@ from totpcore.store import Store
 # "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
+# "mutation" (make mutation): mutmut runs pytest several times in one process, and the score
+# must not depend on chance, so the examples are derandomized and nothing is kept between runs.
+settings.register_profile(
+    "mutation",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
+)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
