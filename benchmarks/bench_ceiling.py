@@ -1,4 +1,4 @@
-"""How close any code that keeps DESIGN.md's rules can come to the missed speed targets.
+"""How close any code that keeps the library's rules can come to the missed speed targets.
 
 The experiment behind "How far the targets are" in docs/performance.md (run it alone with
 ``benchmarks/run.py --only ceiling``). Against pyotp, in the same run, it times stand-ins
@@ -8,7 +8,7 @@ is computed on hash states prepared with the same hashlib calls totpcore uses, a
 line is inlined, so a real implementation can only be slower.
 
 * bare verify: three candidates, each an HMAC, the RFC 4226 truncation, formatting and
-  ``hmac.compare_digest`` (the rules of DESIGN.md section 3: every candidate compared in
+  ``hmac.compare_digest`` (the rules of docs/design.md, "Rules the code keeps": every candidate compared in
   constant time, never ``int()`` on a code), then ``raise InvalidCode`` (a verifier
   raises, it never returns ``bool``).
 * bare build + verify: the same, with the two pad states of RFC 2104 prepared first.

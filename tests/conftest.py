@@ -5,21 +5,40 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from pg_cluster import PgCluster, PgUnavailableError
-from store_support import Backend, pg_schema
+from pgbouncer import PgBouncer, PgBouncerUnavailableError
+from store_support import Backend, pg_database, pg_schema
 from totpcore.store import Store
 
 # "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
+# "mutation" (make mutation): mutmut runs pytest several times in one process, and the score
+# must not depend on chance, so the examples are derandomized and nothing is kept between runs.
+settings.register_profile(
+    "mutation",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
+)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 # ---------------------------------------------------------------- stores (issue 6)
+
+
+def unavailable(component: str, exc: Exception) -> NoReturn:
+    """Skip the tests that need a missing *component*, except under CI: it must have exercised them."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs {component} for the store tests: {exc}")
+    pytest.skip(f"{component} unavailable: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +55,28 @@ def pg_dsn() -> Iterator[str]:
     try:
         cluster = PgCluster.start(fsync=False)
     except PgUnavailableError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL for the store tests: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
+        unavailable("PostgreSQL", exc)
     try:
         yield cluster.dsn
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_dsn(pg_dsn: str) -> Iterator[str]:
+    """A PgBouncer in transaction-pooling mode in front of ``pg_dsn``, for the session.
+
+    Its DSN names the ``postgres`` database; any other name is forwarded as asked. Without
+    ``pgbouncer`` the tests through it are skipped, except under CI, where they fail.
+    """
+    try:
+        bouncer = PgBouncer.start(pg_dsn)
+    except PgBouncerUnavailableError as exc:
+        unavailable("PgBouncer", exc)
+    try:
+        yield bouncer.dsn
+    finally:
+        bouncer.stop()
 
 
 @pytest.fixture
@@ -59,6 +93,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     kind: str = request.param
     if kind == "postgres":
         with pg_schema(request.getfixturevalue("pg_dsn")) as dsn:
+            yield Backend(kind, dsn)
+    elif kind == "pgbouncer":
+        via = request.getfixturevalue("pgbouncer_dsn")
+        with pg_database(request.getfixturevalue("pg_dsn"), via) as dsn:
             yield Backend(kind, dsn)
     else:
         yield Backend(kind, str(tmp_path / "mfa.sqlite3") if kind == "sqlite" else "")

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PgCluster", "PgUnavailableError", "find_binary"]
+__all__ = ["PgCluster", "PgUnavailableError", "find_binary", "server_account"]
 
 _SUPERUSER = "totpcore"
 _PORT = 5432  # names the socket file; nothing listens on TCP
@@ -43,8 +43,8 @@ def find_binary(name: str) -> str | None:
     return str(candidates[0]) if candidates else None
 
 
-def _server_account() -> pwd.struct_passwd | None:
-    """The account the server runs as: ``None`` (ourselves) unless we are root."""
+def server_account() -> pwd.struct_passwd | None:
+    """The account a server (PostgreSQL, PgBouncer) runs as: ``None`` (ourselves) unless we are root."""
     if os.geteuid() != 0:
         return None
     for name in ("postgres", "nobody"):
@@ -98,7 +98,7 @@ class PgCluster:
         initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
         if initdb is None or pg_ctl is None:
             raise PgUnavailableError("PostgreSQL server binaries (initdb, pg_ctl) not found")
-        account = _server_account()
+        account = server_account()
         root = Path(tempfile.mkdtemp(prefix="totpcore-pg-"))
         if account is not None:
             os.chown(root, account.pw_uid, account.pw_gid)

@@ -40,7 +40,7 @@ UNTHROTTLED = Throttle(free_attempts=99, lockout=100)
 class Backend:
     """How to open one test database: a kind and a path or DSN (picklable for children)."""
 
-    kind: str  # "memory", "sqlite" or "postgres"
+    kind: str  # "memory", "sqlite", "postgres" or "pgbouncer" (PostgreSQL through PgBouncer)
     target: str
 
     @property
@@ -164,6 +164,30 @@ def _pg_rows(cursor: psycopg.Cursor[tuple[object, ...]]) -> list[tuple[object, .
     return cursor.fetchall() if cursor.description is not None else []
 
 
+def with_setting(dsn: str, setting: str) -> str:
+    """*dsn* with ``-c setting`` added to its startup options (a session default on the server)."""
+    existing = conninfo.conninfo_to_dict(dsn).get("options") or ""
+    return conninfo.make_conninfo(dsn, options=f"{existing} -c {setting}".strip())
+
+
+@contextlib.contextmanager
+def pg_database(dsn: str, via: str) -> Iterator[str]:
+    """A fresh database created through *dsn*; yields *via* (a PgBouncer DSN) naming it.
+
+    PgBouncer refuses the startup options that carry ``pg_schema``'s ``search_path``, so
+    behind it each test gets a database of its own instead of a schema. Dropping it ``WITH
+    (FORCE)`` also ends the server connections PgBouncer still pools for it.
+    """
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield conninfo.make_conninfo(via, dbname=name)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def enroll(
     store: Store,
     user_id: str = "alice",
@@ -239,7 +263,7 @@ def race_each(target: Callable[..., None], args_each: Sequence[tuple[object, ...
     barrier: Barrier = ctx.Barrier(count, timeout=BARRIER_TIMEOUT)
     pipes: list[tuple[Connection, Connection]] = [ctx.Pipe(duplex=False) for _ in range(count)]
     children = [
-        ctx.Process(target=target, args=(*args, barrier, send))
+        ctx.Process(target=_racer, args=(target, args, barrier, send))
         for args, (_, send) in zip(args_each, pipes, strict=True)
     ]
     for child in children:
@@ -261,6 +285,15 @@ def race_each(target: Callable[..., None], args_each: Sequence[tuple[object, ...
 
 
 # ---------------------------------------------------------------- child processes
+
+
+def _racer(target: Callable[..., None], args: tuple[object, ...], barrier: Barrier, out: Connection) -> None:
+    """Run one child of race_processes; if it fails, break the barrier so the others stop waiting now."""
+    try:
+        target(*args, barrier, out)
+    except BaseException:
+        barrier.abort()
+        raise
 
 
 def race_accept_child(backend: Backend, user_id: str, rounds: int, barrier: Barrier, out: Connection) -> None:

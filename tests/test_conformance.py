@@ -21,7 +21,7 @@ FILE_REFERENCE = re.compile(r"(?:tests|src)/(?:\w+/)*\w+\.py")
 #: The header of every traceability table.
 MATRIX_HEADER = ["ID", "Requirement", "Status", "Code", "Tests"]
 
-#: Every requirement ID of the research brief, plus the RFC clauses it does not number.
+#: Every requirement ID of the matrix, plus the RFC clauses it does not number.
 REQUIRED_ROWS = (
     *(f"ALG-{n}" for n in range(1, 8)),
     *(f"SEC-{n}" for n in range(1, 6)),

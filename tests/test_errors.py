@@ -1,4 +1,4 @@
-"""The exception tree of DESIGN.md section 4."""
+"""The exception tree of docs/design.md, "Errors"."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ TREE = {
 
 @pytest.mark.parametrize(("name", "parents"), TREE.items())
 def test_each_error_has_its_documented_parents(name: str, parents: tuple[str, ...]) -> None:
-    """Each class derives directly from the parents DESIGN.md names, and is exported."""
+    """Each class derives directly from the parents docs/design.md names, and is exported."""
     cls = getattr(errors, name)
     assert getattr(totpcore, name) is cls
     assert tuple(base.__name__ for base in cls.__bases__) == parents

@@ -34,10 +34,10 @@ def assert_one_winner(per_racer: list[list[str]], losers: set[str]) -> None:
         assert set(outcomes) - {Outcome.ACCEPTED.value} <= losers, outcomes
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 class TestProcesses:
     """8 processes, each with its own service and connection, released together each round."""
 
+    @pytest.mark.parametrize("backend", ["sqlite", "postgres", "pgbouncer"], indirect=True)
     def test_same_app_code(self, backend: Backend, store: Store) -> None:
         """8 processes log in with the same valid code at once: exactly one ACCEPTED, every round."""
         keyring = KeyRing.generate()
@@ -48,6 +48,7 @@ class TestProcesses:
         )
         assert_one_winner(results, {Outcome.REPLAYED.value})
 
+    @pytest.mark.parametrize("backend", ["sqlite", "postgres", "pgbouncer"], indirect=True)
     def test_same_recovery_code(self, backend: Backend, store: Store) -> None:
         """8 processes use the same recovery code at once: exactly one ACCEPTED, every round."""
         keyring = KeyRing.generate()
@@ -62,7 +63,7 @@ class TestProcesses:
         assert record.recovery == ()
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "pgbouncer"], indirect=True)
 def test_threads_same_app_code(store: Store) -> None:
     """8 threads sharing one store log in with the same code: exactly one ACCEPTED per round."""
     keyring = KeyRing.generate()

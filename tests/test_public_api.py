@@ -68,7 +68,7 @@ def test_every_name_resolves() -> None:
 
 
 def test_import_pulls_in_no_optional_dependency() -> None:
-    """`import totpcore` loads neither segno, psycopg nor sqlite3 (DESIGN.md section 2)."""
+    """`import totpcore` loads neither segno, psycopg nor sqlite3 (docs/design.md, "Layers")."""
     probe = (
         "import sys, totpcore; print(sorted(m for m in ('segno', 'psycopg', 'sqlite3') if m in sys.modules))"
     )

@@ -648,7 +648,7 @@ class TestContextBinding:
 
 
 class TestKdfCost:
-    """One Argon2id evaluation per attempt, none for malformed input (RC: DESIGN.md §6)."""
+    """One Argon2id evaluation per attempt, none for malformed input (RC-4, docs/security.md)."""
 
     @pytest.mark.parametrize("count", [1, 5, 20])
     def test_one_kdf_call_per_attempt_whatever_the_count(self, count: int, kdf_calls: list[bytes]) -> None:

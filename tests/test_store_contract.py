@@ -10,7 +10,7 @@ from totpcore.errors import ConfigurationError, RecordError, StoreError
 from totpcore.store import ClaimResult, Status, Store, UserRecord
 from totpcore.throttle import Throttle
 
-pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
+pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "pgbouncer"], indirect=True)
 
 STEP_MAX = 2**64 - 1
 #: Another enrolment's id: what a write meant for an earlier enrolment carries.

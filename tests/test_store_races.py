@@ -7,11 +7,16 @@ a read-check-write implementation fails these within a few rounds.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import psycopg
 import pytest
+from psycopg import conninfo, sql
 
 from store_support import (
+    BARRIER_TIMEOUT,
     CONFIRM_STEP,
     EID,
     UNTHROTTLED,
@@ -23,8 +28,9 @@ from store_support import (
     race_consume_child,
     race_processes,
     race_threads,
+    with_setting,
 )
-from totpcore.store import ClaimResult, Store
+from totpcore.store import ClaimResult, PostgresStore, Store
 from totpcore.throttle import Throttle
 
 T = TypeVar("T")
@@ -34,8 +40,8 @@ PROCESSES = 4
 THREAD_ROUNDS = 100
 PROCESS_ROUNDS = 50
 
-ALL = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
-SHARED = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+ALL = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "pgbouncer"], indirect=True)
+SHARED = pytest.mark.parametrize("backend", ["sqlite", "postgres", "pgbouncer"], indirect=True)
 
 
 def digests(rounds: int) -> list[bytes]:
@@ -134,3 +140,55 @@ class TestProcesses:
         record = store.load("alice")
         assert record is not None
         assert record.failures == 96
+
+
+def serializable_by_default(backend: Backend, pg_dsn: str) -> str:
+    """A DSN for the backend's database on which every new session defaults to SERIALIZABLE."""
+    if backend.kind == "pgbouncer":  # startup options do not pass PgBouncer: the database's default
+        name = str(conninfo.conninfo_to_dict(backend.target)["dbname"])
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET default_transaction_isolation = 'serializable'").format(
+                    sql.Identifier(name)
+                )
+            )
+        return backend.target
+    return with_setting(backend.target, "default_transaction_isolation=serializable")
+
+
+def wait_until_blocked_by(pg_dsn: str, holder_pid: int) -> None:
+    """Return once some server backend waits for a lock that backend *holder_pid* holds."""
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        while not conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (holder_pid,)
+        ).fetchall():
+            if time.monotonic() > deadline:
+                pytest.fail("the store never waited for the row lock")
+            time.sleep(0.01)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "pgbouncer"], indirect=True)
+class TestLockWait:
+    """The replay guard after a row-lock wait, whatever isolation level the server defaults to."""
+
+    def test_a_waiting_step_update_rechecks(self, backend: Backend, store: Store, pg_dsn: str) -> None:
+        """accept_step that waited for another transaction on the row succeeds, at a SERIALIZABLE default."""
+        enroll(store)
+        dsn = serializable_by_default(backend, pg_dsn)
+        waiting = PostgresStore(dsn)
+        try:
+            with ThreadPoolExecutor(1) as pool, psycopg.connect(dsn) as holder:
+                # The pool's thread connects (a connection per thread) and sets its session up.
+                assert pool.submit(waiting.load, "alice").result(BARRIER_TIMEOUT) is not None
+                holder.execute("UPDATE totpcore_users SET updated_at = 1500 WHERE user_id = 'alice'")
+                row = holder.execute("SELECT pg_backend_pid()").fetchone()
+                assert row is not None
+                accepted = pool.submit(
+                    waiting.accept_step, "alice", enrollment_id=EID, step=CONFIRM_STEP + 1, drift=0, now=2e3
+                )
+                wait_until_blocked_by(pg_dsn, row[0])
+                holder.commit()
+                assert accepted.result(BARRIER_TIMEOUT) is True
+        finally:
+            waiting.close()

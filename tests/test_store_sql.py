@@ -13,7 +13,18 @@ from typing import Any
 import psycopg
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, Backend, claim, enroll, pg_schema, race_threads
+from store_support import (
+    CONFIRM_STEP,
+    DIGESTS,
+    EID,
+    SECRET,
+    Backend,
+    claim,
+    enroll,
+    pg_schema,
+    race_threads,
+    with_setting,
+)
 from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store import (
     SCHEMA_VERSION,
@@ -427,9 +438,7 @@ class TestPostgres:
             setup.create_schema()
             enroll(setup)
             setup.close()
-            store = PostgresStore(
-                psycopg.conninfo.make_conninfo(dsn, options=_add_option(dsn, "lock_timeout=50"))
-            )
+            store = PostgresStore(with_setting(dsn, "lock_timeout=50"))
             with psycopg.connect(dsn) as holder:
                 holder.execute("SELECT 1 FROM totpcore_users WHERE user_id = 'alice' FOR UPDATE")
                 with pytest.raises(StoreError, match="SQLSTATE 55P03"):
@@ -445,8 +454,9 @@ class TestPostgres:
     def test_a_serializable_default_still_gives_clean_answers(self, pg_dsn: str) -> None:
         """With SERIALIZABLE as the server's default, 16 threads racing one step: one True, no StoreError."""
         with pg_schema(pg_dsn) as dsn:
-            serializable = _add_option(dsn, "default_transaction_isolation=serializable")
-            store = PostgresStore(psycopg.conninfo.make_conninfo(dsn, options=serializable), pool_size=16)
+            store = PostgresStore(
+                with_setting(dsn, "default_transaction_isolation=serializable"), pool_size=16
+            )
             store.create_schema()
             enroll(store)
             rounds = race_threads(
@@ -553,11 +563,6 @@ class TestPostgres:
             backend = Backend("postgres", dsn)
             rows = raw_rows(backend, "SELECT last_step::text, pg_typeof(last_step)::text FROM totpcore_users")
             assert rows == [("18446744073709551615", "numeric")]
-
-
-def _add_option(dsn: str, setting: str) -> str:
-    existing = psycopg.conninfo.conninfo_to_dict(dsn).get("options") or ""
-    return f"{existing} -c {setting}".strip()
 
 
 class TestDocumentedSql:

@@ -1,20 +1,25 @@
-"""Fuzzing parse_uri: whatever the input, the only exception is UriError, and it never leaks.
+"""Fuzzing parse_uri: UriError is the only exception and never leaks; what parses, builds.
+
+Whatever parse_uri accepts, ProvisioningUri.to_uri() writes back to the same values.
 
 Inputs are random text and bytes, URIs assembled from plausible and implausible pieces,
-and valid URIs mutated (truncated, cut, spliced, separators doubled, parameters repeated).
+valid URIs mutated (truncated, cut, spliced, separators doubled, parameters repeated), and
+URIs spelled the ways real producers spell them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from totpcore import TOTP, Secret, SecretError, UriError, build_uri, parse_uri
+from totpcore import TOTP, ProvisioningUri, Secret, SecretError, UriError, build_uri, parse_uri
 from totpcore.uri import MAX_URI_LENGTH
-from uri_strategies import Provisioning, provisionings
+from uri_strategies import Provisioning, accounts, images, issuers, provisionings, same_otp
 
 SEPARATORS = ":/?&=%#+"
 RFC_SECRET = Secret(b"12345678901234567890")
@@ -66,13 +71,26 @@ def window_leaks(secret: str, message: str, width: int = 8) -> bool:
     return any(secret[i : i + width] in message for i in range(len(secret) - width + 1))
 
 
+def builds_back(parsed: ProvisioningUri) -> None:
+    """to_uri() writes what parse_uri accepted, and parsing that gives the same values."""
+    again = parse_uri(parsed.to_uri(), allow_short=True)
+    assert (again.account, again.issuer, again.counter, again.image) == (
+        parsed.account,
+        parsed.issuer,
+        parsed.counter,
+        parsed.image,
+    )
+    assert same_otp(again.otp, parsed.otp)
+
+
 def check(text: str, secret: str = "") -> None:
-    """Parse *text*: succeed, or raise a UriError that repeats neither the input nor the secret."""
+    """Parse *text*: succeed and build back, or raise a UriError repeating neither input nor secret."""
     try:
-        parse_uri(text)
+        parsed = parse_uri(text)
     except UriError as exc:
         error = exc
     else:
+        builds_back(parsed)
         return
     messages = [str(error), repr(error)]
     if error.__cause__ is not None:
@@ -113,6 +131,65 @@ def mutated(draw: st.DrawFn) -> tuple[str, str]:
         else:
             uri = uri[:i] + uri[i:j].swapcase() + uri[j:]
     return uri, p.otp.secret.to_base32()
+
+
+SPELLINGS: list[Callable[[str], str]] = [
+    lambda name: quote(name, safe=""),
+    lambda name: quote(name, safe=":@ "),
+    quote_plus,
+]
+
+
+@st.composite
+def producer_uris(draw: st.DrawFn) -> str:
+    """A URI as some generator might spell it.
+
+    The label prefix in another case or with '+', a colon inside the issuer, the issuer
+    parameter or not, optional parameters in any order.
+    """
+    issuer = draw(st.none() | issuers)
+    spell = draw(st.sampled_from(SPELLINGS))
+    label = quote(draw(accounts), safe="@")
+    if issuer is not None and draw(st.booleans()):
+        prefix = draw(st.sampled_from([issuer, issuer.swapcase(), issuer.upper()]))
+        label = spell(prefix) + draw(st.sampled_from([":", "%3A", "%3a", ":%20", ": "])) + label
+    secret = Secret(draw(st.binary(min_size=16, max_size=40))).to_base32()
+    fields = [("secret", draw(st.sampled_from([secret, secret.lower()])))]
+    if issuer is not None and draw(st.booleans()):
+        fields.append(("issuer", issuer))
+    kind = draw(st.sampled_from(["totp", "hotp", "TOTP"]))
+    optional: dict[str, st.SearchStrategy[str]] = {
+        "digits": st.sampled_from(["6", "7", "8"]),
+        "algorithm": st.sampled_from(["SHA1", "sha256", "Sha512"]),
+        "image": images | st.sampled_from(["http://logo.example/a.png", "logo.png", ""]),
+        "color": st.text(max_size=5),
+    }
+    if kind == "hotp":
+        optional["counter"] = st.integers(0, 2**64 - 1).map(str)
+    else:
+        optional["period"] = st.integers(1, 120).map(str)
+    fields += [(name, draw(values)) for name, values in optional.items() if draw(st.booleans())]
+    query = "&".join(f"{name}={spell(value)}" for name, value in draw(st.permutations(fields)))
+    return f"otpauth://{kind}/{label}?{query}"
+
+
+class TestParseThenBuild:
+    """What parse_uri accepts, to_uri() accepts, and parsing its output gives the same values."""
+
+    @given(producer_uris())
+    def test_producer_spellings(self, uri: str) -> None:
+        """Every spelling a real producer might use that parses also builds and round-trips."""
+        try:
+            parsed = parse_uri(uri)
+        except UriError:
+            return
+        builds_back(parsed)
+
+    @given(provisionings())
+    def test_every_accepted_result_of_build(self, p: Provisioning) -> None:
+        """The canonical URIs of any provisioning, issuers with a colon included, parse and build back."""
+        uri = build_uri(p.otp, account=p.account, issuer=p.issuer, counter=p.counter, image=p.image)
+        builds_back(parse_uri(uri))
 
 
 class TestOnlyUriError:

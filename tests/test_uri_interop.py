@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from totpcore import HOTP, TOTP, Algorithm, build_uri, parse_uri
-from uri_strategies import Provisioning, accounts, algorithms, digits, names, provisionings
+from uri_strategies import Provisioning, accounts, algorithms, digits, issuers, provisionings
 
 TIMES = [0, 59, 1_111_111_109, 1_234_567_890, 2_000_000_000, 20_000_000_000]
 PYOTP_DIGEST = {
@@ -80,7 +80,7 @@ class TestPyotpReadsOurs:
 class TestWeReadPyotp:
     """parse_uri reads what pyotp's provisioning_uri writes."""
 
-    @given(keys, accounts, st.none() | names, digits, periods, algorithms)
+    @given(keys, accounts, st.none() | issuers, digits, periods, algorithms)
     def test_totp(
         self, raw: bytes, account: str, issuer: str | None, n: int, period: int, algorithm: Algorithm
     ) -> None:
@@ -93,7 +93,7 @@ class TestWeReadPyotp:
         assert (bytes(otp.secret), otp.digits, otp.period, otp.algorithm) == (raw, n, period, algorithm)
         assert [otp.at(t) for t in TIMES] == [theirs.at(utc(t)) for t in TIMES]
 
-    @given(keys, accounts, st.none() | names, digits, algorithms, counters)
+    @given(keys, accounts, st.none() | issuers, digits, algorithms, counters)
     def test_hotp(
         self, raw: bytes, account: str, issuer: str | None, n: int, algorithm: Algorithm, counter: int
     ) -> None:
@@ -126,7 +126,7 @@ class TestWeReadPyotp:
 class TestWeReadCryptography:
     """parse_uri reads what cryptography's get_provisioning_uri writes."""
 
-    @given(keys, accounts, st.none() | names, digits, periods, algorithms)
+    @given(keys, accounts, st.none() | issuers, digits, periods, algorithms)
     def test_totp(
         self, raw: bytes, account: str, issuer: str | None, n: int, period: int, algorithm: Algorithm
     ) -> None:
@@ -139,7 +139,7 @@ class TestWeReadCryptography:
         assert (bytes(otp.secret), otp.digits, otp.period, otp.algorithm) == (raw, n, period, algorithm)
         assert [otp.at(t) for t in TIMES] == [theirs.generate(t).decode("ascii") for t in TIMES]
 
-    @given(keys, accounts, st.none() | names, digits, algorithms, counters)
+    @given(keys, accounts, st.none() | issuers, digits, algorithms, counters)
     def test_hotp(
         self, raw: bytes, account: str, issuer: str | None, n: int, algorithm: Algorithm, counter: int
     ) -> None:

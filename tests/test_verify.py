@@ -258,7 +258,7 @@ class TestDriftLearning:
 
 
 class TestChoice:
-    """Which step wins when a chance collision matches several (DESIGN.md: nearest, earlier on a tie)."""
+    """Which step wins when a collision matches several (docs/verification.md: nearest, earlier on a tie)."""
 
     def test_nearest_and_earlier_on_a_tie(self) -> None:
         """choose() prefers the nearest step, then the earlier one, among fresh steps."""

@@ -15,6 +15,8 @@ NAME_CHARACTERS = st.characters(exclude_categories=("Cc", "Cs"), exclude_charact
 names = st.text(NAME_CHARACTERS, min_size=1, max_size=30)
 #: The format strips spaces before the account, so build_uri refuses a leading one.
 accounts = names.filter(lambda name: not name.startswith(" "))
+#: An issuer may contain a colon (build_uri then writes it in the issuer parameter only).
+issuers = names | st.builds("{}:{}".format, names, st.text(NAME_CHARACTERS, max_size=10))
 secrets = st.binary(min_size=16, max_size=64).map(Secret)
 digits = st.integers(min_value=6, max_value=8)
 algorithms = st.sampled_from(Algorithm)
@@ -45,7 +47,7 @@ def provisionings(draw: st.DrawFn) -> Provisioning:
         otp, counter = draw(totps), None
     else:
         otp, counter = draw(hotps), draw(st.integers(0, 2**64 - 1))
-    return Provisioning(otp, draw(accounts), draw(st.none() | names), counter, draw(st.none() | images))
+    return Provisioning(otp, draw(accounts), draw(st.none() | issuers), counter, draw(st.none() | images))
 
 
 def same_otp(a: TOTP | HOTP, b: TOTP | HOTP) -> bool:

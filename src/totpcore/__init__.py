@@ -1,6 +1,7 @@
 """totpcore: RFC 4226 HOTP and RFC 6238 TOTP with a drift-tolerant, replay-safe verifier.
 
-This module only re-exports the public names; ``docs/design.md`` explains the layers.
+This module only re-exports the public names; the layers behind them are
+described in ``docs/design.md`` ("Layers"), their use in ``docs/``.
 """
 
 from __future__ import annotations

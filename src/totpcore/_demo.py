@@ -1,9 +1,10 @@
 """The narrated walkthrough behind ``totpcore demo`` and ``make demo``.
 
-It runs the whole flow of DESIGN.md §1 against an embedded SQLite file, with a simulated
-phone and a simulated clock (so drift, throttling delays and lockout take no real time):
-enrol by QR code, confirm, log in, replay, recovery code, clock drift, resynchronisation,
-brute force until lockout, support reset, enrol again.
+It runs the whole MFA flow (``docs/design.md``, "Enrolment states" and "One login") on the
+store it is given (a SQLite file by default), with a simulated phone and a simulated clock
+(so drift, throttling delays and lockout take no real time): enrol by QR code, confirm,
+log in, replay, recovery code, clock drift, resynchronisation, brute force until lockout,
+support reset, enrol again.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from totpcore import TOTP, AuditEvent, LoginResult, MfaService, Secret, Status
 from totpcore.sealing import KeyRing
-from totpcore.secret import Secret
-from totpcore.service import AuditEvent, LoginResult, MfaService
-from totpcore.store import SQLiteStore, Status
-from totpcore.totp import TOTP
+from totpcore.store import Store
 
-__all__ = ["run"]
+__all__ = ["USER", "run"]
 
 USER = "demo-alice"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the simulated clock starts here
@@ -43,26 +42,18 @@ class _Phone:
         return self._totp.at(self._clock.now + self.skew + 30 * steps_later)
 
 
-def run(*, db: str, key_file: str, out: TextIO) -> int:
-    """Run the walkthrough; return the exit code (0)."""
+def run(*, store: Store, key_file: str, out: TextIO) -> None:
+    """Run the walkthrough on *store* (its schema created), with the key ring in *key_file*."""
     say = _Narrator(out)
     keyring = _keyring(Path(key_file), say)
     clock = _Clock()
     events: list[AuditEvent] = []
-    store = SQLiteStore(db)
-    try:
-        store.create_schema()
-        service = MfaService(store, issuer="Outsmart EMR", keyring=keyring, clock=clock, audit=events.append)
-        _walk(service, clock, say)
-    finally:
-        store.close()
+    service = MfaService(store, issuer="Outsmart EMR", keyring=keyring, clock=clock, audit=events.append)
+    _walk(service, clock, say)
     say.step(f"The audit log holds {len(events)} events (never a code, secret or URI). The last three:")
     for event in events[-3:]:
         outcome = f" outcome={event.outcome.value}" if event.outcome is not None else ""
         say.line(f"  {event.type.value}: user={event.user_id}{outcome}")
-    say.step(f"Done. State is in {db}. Inspect it with:")
-    say.line(f"  totpcore admin --db sqlite:///{db} --key-file {key_file} status {USER}")
-    return 0
 
 
 def _keyring(path: Path, say: _Narrator) -> KeyRing:

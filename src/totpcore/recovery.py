@@ -1,7 +1,7 @@
 """One-time recovery codes: generation, normalisation, Argon2id hashing, single-KDF matching.
 
-DESIGN.md section 6; requirements RC-1 to RC-9 of the research brief; ``docs/security.md``
-states the choices below against NIST SP 800-63B and OWASP ASVS.
+Requirements RC-1 to RC-9 of ``docs/conformance.md``; ``docs/security.md`` states the
+choices below against NIST SP 800-63B and OWASP ASVS.
 
 The flow a caller (the MFA service) follows:
 
@@ -63,7 +63,7 @@ __all__ = [
 
 #: Crockford base32: digits and upper-case letters without I, L, O and U.
 ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-#: DESIGN.md §1: the user is shown 5 codes.
+#: The user is shown 5 codes at enrolment (``docs/security.md``, recovery codes).
 DEFAULT_COUNT: Final = 5
 MAX_COUNT: Final = 20
 #: 16 Crockford characters, shown as XXXX-XXXX-XXXX-XXXX.
@@ -352,7 +352,7 @@ def match_code(
 
     The caller throttles before calling (NIST SP 800-63B-4 §4.2.1.1) and then consumes
     the returned pair in one atomic store operation; two concurrent uses of one code must
-    succeed once (DESIGN.md §6).
+    succeed once (``docs/design.md``, "Atomic operations and lock order").
 
     Args:
         text: what the user typed.

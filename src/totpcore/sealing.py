@@ -25,6 +25,7 @@ import re
 import secrets
 import stat
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
@@ -252,17 +253,30 @@ class KeyRing:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the ring to a new file created with mode 0600 (owner read/write only).
 
+        The file appears whole or not at all: the ring is written and flushed to a
+        temporary file beside it, which is then linked to *path* (a link never replaces an
+        existing file). So a process that starts at the same moment and reads *path*
+        never sees it half written.
+
         Raises:
             ConfigurationError: the file exists or cannot be created.
         """
+        target = Path(path)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(self.to_json())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.link(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
         except OSError as error:
             raise ConfigurationError(
                 f"cannot create the key file {os.fspath(path)!r}: {error.strerror}"
             ) from None
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(self.to_json())
 
 
 def _check_key_file(name: str, mode: int) -> None:

@@ -61,10 +61,10 @@ class ProvisioningUri:
         otp: a :class:`TOTP` (``t0`` is always 0: the format has no such parameter) or
             an :class:`HOTP`, holding the secret.
         account: the account name of the label, percent-decoded.
-        issuer: the issuer of the label prefix or of the ``issuer`` parameter (they are
-            equal when both are present), or ``None``.
-        counter: the HOTP counter; ``None`` for a TOTP.
-        image: the ``image`` parameter (an https URL some apps show as a logo), or ``None``.
+        issuer: the ``issuer`` parameter, else the issuer prefix of the label, or ``None``.
+        counter: the HOTP counter (0 when the URI has none); ``None`` for a TOTP.
+        image: the ``image`` parameter if it is an https URL (some apps show it as a
+            logo), else ``None``.
         unknown_parameters: every other parameter as ``(name, value)`` pairs, decoded, in
             the order of the URI. They are kept for the caller to inspect, never acted on.
             The ``repr`` shows their names only.
@@ -88,10 +88,12 @@ class ProvisioningUri:
         """Return the canonical URI of this result with :func:`build_uri`.
 
         Unknown parameters are not carried over: :func:`build_uri` writes only what
-        totpcore understands.
+        totpcore understands. For a result of :func:`parse_uri` this never raises, and
+        ``parse_uri(result.to_uri())`` gives the same fields and secret.
 
         Raises:
-            UriError: as :func:`build_uri`, for example for a leading space in the account.
+            UriError: as :func:`build_uri`, for example for a leading space in the account
+                of a result constructed directly.
         """
         return build_uri(
             self.otp, account=self.account, issuer=self.issuer, counter=self.counter, image=self.image
@@ -112,9 +114,12 @@ def build_uri(
     """Return the ``otpauth://`` URI that provisions *otp* in an authenticator app.
 
     The label is ``issuer:account`` and the ``issuer`` parameter repeats the prefix, as
-    the Key Uri Format recommends. Issuer and account are percent-encoded with nothing
-    left raw but ``A-Z a-z 0-9 - . _ ~`` (RFC 3986 §2.3), so a space is ``%20`` (never
-    ``+``) and none of ``/ ? # & = + @ % :`` can end the label or start a parameter.
+    the Key Uri Format recommends. An issuer that contains a colon is written in the
+    ``issuer`` parameter only, with the account alone as the label: in the label its
+    colon could not be told from the separator. Issuer and account are percent-encoded
+    with nothing left raw but ``A-Z a-z 0-9 - . _ ~`` (RFC 3986 §2.3), so a space is
+    ``%20`` (never ``+``) and none of ``/ ? # & = + @ % :`` can end the label or start a
+    parameter.
     The secret is base32 without padding; ``algorithm``, ``digits`` and ``period`` are
     written only when they differ from SHA1, 6 and 30; ``counter`` always for an HOTP.
 
@@ -128,8 +133,8 @@ def build_uri(
     Raises:
         TypeError: *otp* is neither a TOTP nor an HOTP, or a name or the image is not a
             ``str``.
-        UriError: a name is empty or contains a colon (the format forbids it) or a
-            control character; the account starts with a space (the format strips it);
+        UriError: a name is empty or contains a control character; the account contains
+            a colon (the format forbids it) or starts with a space (the format strips it);
             *counter* is missing for an HOTP or given for a TOTP; the TOTP has a ``t0``
             other than 0 (the format cannot say so); the image is not an https URL; or
             the URI would be longer than :data:`MAX_URI_LENGTH`.
@@ -137,22 +142,40 @@ def build_uri(
     """
     kind, settings = _describe(otp, counter)
     _check_name("account", account)
+    if ":" in account:
+        raise UriError("the account contains a colon, which the otpauth format forbids in names")
     if account.startswith(" "):
         raise UriError("the account starts with a space, which the format strips after the issuer")
-    label = _encode(account)
-    parameters = [("secret", otp.secret.to_base32())]
     if issuer is not None:
         _check_name("issuer", issuer)
-        label = f"{_encode(issuer)}:{label}"
-        parameters.append(("issuer", issuer))
-    parameters += settings
     if image is not None:
-        parameters.append(("image", _check_image(image)))
-    query = "&".join(f"{name}={_encode(value)}" for name, value in parameters)
-    uri = f"{_SCHEME}://{kind}/{label}?{query}"
+        _check_image(image)
+    uri = _write(kind, otp.secret, account, issuer, settings, image)
     if len(uri) > MAX_URI_LENGTH:
         raise UriError(f"the URI would be {len(uri)} characters; at most {MAX_URI_LENGTH} are accepted")
     return uri
+
+
+def _write(
+    kind: str,
+    secret: Secret,
+    account: str,
+    issuer: str | None,
+    settings: list[tuple[str, str]],
+    image: str | None,
+) -> str:
+    """Return the URI of checked parts (see :func:`build_uri`), whatever its length."""
+    label = _encode(account)
+    parameters = [("secret", secret.to_base32())]
+    if issuer is not None:
+        if ":" not in issuer:
+            label = f"{_encode(issuer)}:{label}"
+        parameters.append(("issuer", issuer))
+    parameters += settings
+    if image is not None:
+        parameters.append(("image", image))
+    query = "&".join(f"{name}={_encode(value)}" for name, value in parameters)
+    return f"{_SCHEME}://{kind}/{label}?{query}"
 
 
 def _describe(otp: object, counter: object) -> tuple[str, list[tuple[str, str]]]:
@@ -191,25 +214,26 @@ def _check_name(what: str, name: object) -> None:
         raise TypeError(f"{what} must be a str, not {type(name).__name__}")
     if not name:
         raise UriError(f"the {what} is empty")
-    if ":" in name:
-        raise UriError(f"the {what} contains a colon, which the otpauth format forbids in names")
     if _RAW_FORBIDDEN.search(name):
         raise UriError(f"the {what} contains a control character or a lone surrogate")
 
 
-def _check_image(image: object) -> str:
-    """Return *image* if it is an absolute ``https://`` URL with a host."""
+def _check_image(image: object) -> None:
+    """Refuse *image* unless it is an absolute ``https://`` URL with a host."""
     if not isinstance(image, str):
         raise TypeError(f"image must be a str, not {type(image).__name__}")
     if _RAW_FORBIDDEN.search(image):
         raise UriError("the image URL contains a control character")
-    try:
-        parts = urlsplit(image)
-    except ValueError:  # for example an unclosed "[" in the host
-        parts = None
-    if parts is None or parts.scheme.lower() != "https" or not parts.hostname:
+    if not _is_https_url(image):
         raise UriError("the image must be an absolute https:// URL")
-    return image
+
+
+def _is_https_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # for example an unclosed "[" in the host
+        return False
+    return parts.scheme.lower() == "https" and bool(parts.hostname)
 
 
 # ---------------------------------------------------------------------------- parse
@@ -223,7 +247,15 @@ def parse_uri(uri: str, *, allow_short: bool = False) -> ProvisioningUri:
     without ``=`` padding; parameters in any order; ``+`` for a space in a parameter
     (``application/x-www-form-urlencoded``, as cryptography writes the issuer); upper- or
     lower-case scheme, type and algorithm; an empty ``issuer=`` (treated as absent).
-    Unknown parameters are kept in :attr:`ProvisioningUri.unknown_parameters`.
+    What real producers write is read too, with the ``issuer`` parameter as the issuer:
+    a label prefix that differs from it only in case, or in ``+`` for a space; a colon
+    inside the issuer (``Text%3A%20More%20Text:alice``, as pyotp writes it) when the
+    parameter names that issuer; an HOTP URI without ``counter`` (counter 0, as
+    ``google-authenticator -c`` writes it). An ``image`` that is not an https URL is
+    dropped. Unknown parameters are kept in :attr:`ProvisioningUri.unknown_parameters`.
+
+    Whatever parses also builds: :meth:`ProvisioningUri.to_uri` never raises for the
+    result, and parsing its output gives the same fields.
 
     Args:
         uri: the URI, at most :data:`MAX_URI_LENGTH` characters.
@@ -232,14 +264,16 @@ def parse_uri(uri: str, *, allow_short: bool = False) -> ProvisioningUri:
 
     Raises:
         TypeError: *uri* is not a ``str``.
-        UriError: the URI is too long; contains a control character; has another scheme
-            or type, a fragment, a malformed ``%`` escape or invalid UTF-8; has no account,
-            an empty issuer prefix or more than one separator in the label; has a
-            missing, malformed or too short secret (the :class:`SecretError` is chained);
-            an issuer parameter different from the label prefix; digits other than 6, 7
-            or 8; a period outside 1 to 120; a counter that is not a decimal below 2**64
-            (or a counter on a TOTP, a period on an HOTP); another algorithm than SHA1,
-            SHA256 or SHA512; an image that is not an https URL; a parameter without
+        UriError: the URI is too long, or would be once written by :func:`build_uri`
+            (raw non-ASCII text grows when percent-encoded); contains a control
+            character; has another scheme or type, a fragment, a malformed ``%`` escape
+            or invalid UTF-8; has no label or account, an empty issuer prefix, or more
+            than one separator in the label that the issuer parameter does not explain;
+            has a missing, malformed or too short secret (the :class:`SecretError` is
+            chained); an issuer parameter that names another issuer than the label
+            prefix; digits other than 6, 7 or 8; a period outside 1 to 120; a counter
+            that is not a decimal below 2**64 (or a counter on a TOTP, a period on an
+            HOTP); another algorithm than SHA1, SHA256 or SHA512; a parameter without
             ``=``, or a parameter given twice (in any case). The message never contains
             the URI, the secret or any other value from the URI.
     """
@@ -257,34 +291,62 @@ def parse_uri(uri: str, *, allow_short: bool = False) -> ProvisioningUri:
         raise UriError("an otpauth URI has no fragment ('#')")
     if not rest.startswith("//"):
         raise UriError("an otpauth URI starts with otpauth://TYPE/")
-    kind, slash, rest = rest[2:].partition("/")
+    authority, slash, rest = rest[2:].partition("/")
+    kind, query_first, _ = authority.partition("?")
     otp_class = _TYPES.get(kind.lower())
     if otp_class is None:
         raise UriError("the type of an otpauth URI must be totp or hotp")
-    if not slash:
+    if not slash or query_first:
         raise UriError("the URI has no label (otpauth://TYPE/LABEL?PARAMETERS)")
     label, _, query = rest.partition("?")
-    prefix, account = _parse_label(label)
     parameters, unknown = _parse_query(query)
-    return _assemble(otp_class, prefix, account, parameters, unknown, allow_short=allow_short)
+    issuer = parameters.get("issuer") or None  # an empty issuer= says nothing
+    prefix, account = _parse_label(label, issuer)
+    result = _assemble(otp_class, account, issuer or prefix, parameters, unknown, allow_short=allow_short)
+    # What parses must build: the canonical form (non-ASCII is escaped there) must fit too.
+    type_name, settings = _describe(result.otp, result.counter)
+    length = len(_write(type_name, result.otp.secret, account, result.issuer, settings, result.image))
+    if length > MAX_URI_LENGTH:
+        raise UriError(
+            f"written canonically the URI is {length} characters; at most {MAX_URI_LENGTH} are allowed"
+        )
+    return result
 
 
-def _parse_label(label: str) -> tuple[str | None, str]:
-    """Return the issuer prefix (or ``None``) and the account of a raw label."""
-    parts = _SEPARATOR.split(label)
-    if len(parts) > 2:
-        raise UriError("the label has more than one ':' or '%3A'; names cannot contain a colon")
-    if len(parts) == 1:
-        prefix = None
-        account = _decode(parts[0], "the account")
+def _parse_label(label: str, issuer: str | None) -> tuple[str | None, str]:
+    """Return the issuer prefix (or ``None``) and the account of a raw label.
+
+    The account follows the last separator. A separator before that belongs to the
+    issuer, which is accepted only when the issuer parameter names that issuer.
+    """
+    separators = list(_SEPARATOR.finditer(label))
+    if not separators:
+        prefix, account = None, label
     else:
-        prefix = _decode(parts[0], "the issuer prefix of the label")
+        last = separators[-1]
+        prefix = _decode(label[: last.start()], "the issuer prefix of the label")
         if not prefix:
             raise UriError("the issuer prefix of the label is empty")
-        account = _decode(_LEADING_SPACES.sub("", parts[1], count=1), "the account")
+        if not _names(prefix, issuer):
+            if len(separators) > 1:
+                raise UriError(
+                    "the label has more than one ':' or '%3A' that the issuer parameter does not explain"
+                )
+            if issuer is not None:
+                raise UriError("the issuer parameter differs from the issuer prefix of the label")
+        account = label[last.end() :]
+    account = _decode(_LEADING_SPACES.sub("", account, count=1), "the account")
     if not account:
         raise UriError("the label has no account name")
     return prefix, account
+
+
+def _names(prefix: str, issuer: str | None) -> bool:
+    """Whether the label prefix names *issuer*: case aside, and with ``+`` read as a space."""
+    if issuer is None:
+        return False
+    wanted = issuer.casefold()
+    return wanted in {prefix.casefold(), prefix.replace("+", " ").casefold()}
 
 
 def _parse_query(query: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -333,23 +395,20 @@ def _decode(text: str, what: str, *, form: bool = False) -> str:
 
 def _assemble(
     otp_class: type[TOTP | HOTP],
-    prefix: str | None,
     account: str,
+    issuer: str | None,
     parameters: dict[str, str],
     unknown: list[tuple[str, str]],
     *,
     allow_short: bool,
 ) -> ProvisioningUri:
     """Check the parameters against the type and build the result."""
-    issuer = parameters.get("issuer") or None  # an empty issuer= says nothing
-    if prefix is not None and issuer is not None and prefix != issuer:
-        raise UriError("the issuer parameter differs from the issuer prefix of the label")
     secret = _secret(parameters.get("secret", ""), allow_short=allow_short)
     algorithm = _algorithm(parameters.get("algorithm"))
     digits = _number(parameters.get("digits", "6"), "digits", MIN_DIGITS, MAX_DIGITS, 1)
     image = parameters.get("image")
-    if image is not None:
-        _check_image(image)
+    if image is not None and not _is_https_url(image):
+        image = None  # a logo the app must not fetch: dropped, the URI is still good
     if otp_class is TOTP:
         if "counter" in parameters:
             raise UriError("a TOTP URI has no counter parameter; is it an HOTP URI?")
@@ -359,14 +418,12 @@ def _assemble(
     else:
         if "period" in parameters:
             raise UriError("an HOTP URI has no period parameter; is it a TOTP URI?")
-        if "counter" not in parameters:
-            raise UriError("an HOTP URI needs a counter parameter")
-        counter = _number(parameters["counter"], "counter", 0, COUNTER_LIMIT - 1, _COUNTER_CHARS)
+        counter = _number(parameters.get("counter", "0"), "counter", 0, COUNTER_LIMIT - 1, _COUNTER_CHARS)
         otp = HOTP(secret, digits=digits, algorithm=algorithm)
     return ProvisioningUri(
         otp,
         account,
-        issuer=prefix if issuer is None else issuer,
+        issuer=issuer,
         counter=counter,
         image=image,
         unknown_parameters=tuple(unknown),
