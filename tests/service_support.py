@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from contention_child import CONTENTION_RING, CONTENTION_SECRET, Contention, contention_child
 from store_support import BARRIER_TIMEOUT, Backend, enroll, race_each
-from totpcore import TOTP, Secret
+from totpcore import TOTP, Secret, StoreError
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import MfaService, Policy
@@ -61,6 +62,68 @@ def app_codes(secret_base32: str, rounds: int) -> list[str]:
 
 # ---------------------------------------------------------- one SQLite file, many processes (issue 14.5)
 
+#: Every contention user has this secret (sealed for each under CONTENTION_RING) and logs in once.
+CONTENTION_SECRET = bytes(range(20))
+CONTENTION_RING = KeyRing({"k1": bytes(range(32, 64))}, "k1")
+#: What a login that did not return counts as.
+STORE_ERROR = "StoreError"
+
+
+@dataclass(frozen=True, slots=True)
+class Contention:
+    """What many processes logging in distinct users on one SQLite file measured.
+
+    Attributes:
+        outcomes: each outcome (or STORE_ERROR) and how often it happened.
+        seconds: from the first process leaving the barrier to the last login done.
+        latencies: every login's duration in seconds, sorted.
+    """
+
+    outcomes: dict[str, int]
+    seconds: float
+    latencies: tuple[float, ...]
+
+    @property
+    def logins(self) -> int:
+        """Logins attempted, in all processes."""
+        return len(self.latencies)
+
+    def percentile(self, share: float) -> float:
+        """The duration that *share* (0 to 1) of the logins did not exceed; 1.0 is the worst."""
+        return self.latencies[max(0, round(share * self.logins) - 1)]
+
+    @property
+    def store_errors(self) -> int:
+        """Logins that raised StoreError."""
+        return self.outcomes.get(STORE_ERROR, 0)
+
+    @property
+    def throughput(self) -> float:
+        """Logins per second over the whole run."""
+        return self.logins / self.seconds
+
+
+def contention_child(path: str, users: list[str], barrier: Barrier, out: Connection) -> None:
+    """After the barrier, log each user in once with a valid app code; send (start, end, outcome) each."""
+    store = SQLiteStore(path)
+    service = MfaService(
+        store, issuer="contention", keyring=CONTENTION_RING, clock=lambda: START, audit=lambda _: None
+    )
+    code = TOTP(Secret(CONTENTION_SECRET)).at(START)
+    logins: list[tuple[float, float, str]] = []
+    try:
+        barrier.wait(BARRIER_TIMEOUT)
+        for user in users:
+            started = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of the machine
+            try:
+                outcome = service.verify(user, code).outcome.value
+            except StoreError:
+                outcome = STORE_ERROR
+            logins.append((started, time.monotonic(), outcome))
+        out.send(logins)
+    finally:
+        store.close()
+
 
 def contention_users(processes: int, logins: int) -> list[list[str]]:
     """The users of each process."""
@@ -79,8 +142,7 @@ def enrol_contention_users(path: Path, processes: int, logins: int) -> None:
 def sqlite_contention(path: Path, processes: int, logins: int) -> Contention:
     """Log each user of enrol_contention_users in once, from *processes* processes at a time."""
     reports: list[list[tuple[float, float, str]]] = race_each(
-        contention_child,
-        [(str(path), batch, START, BARRIER_TIMEOUT) for batch in contention_users(processes, logins)],
+        contention_child, [(str(path), batch) for batch in contention_users(processes, logins)]
     )
     done = [login for report in reports for login in report]
     return Contention(
