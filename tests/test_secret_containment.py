@@ -8,12 +8,13 @@ import json
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from qr_support import decode, read_png, read_svg, read_terminal, upscale
 from store_support import Backend, RawDb
-from totpcore import TOTP, Secret, recovery
+from totpcore import TOTP, Secret, StoreError, recovery
 from totpcore.errors import RecordError
 from totpcore.recovery import Argon2Params, CodeSetParams
 from totpcore.sealing import KeyRing
@@ -48,11 +49,19 @@ class TestEnrollment:
 
     @pytest.mark.parametrize(
         "export",
-        [copy.copy, copy.deepcopy, dataclasses.asdict, vars, json.dumps],
-        ids=["copy", "deepcopy", "asdict", "vars", "json"],
+        [
+            copy.copy,
+            copy.deepcopy,
+            dataclasses.asdict,
+            vars,
+            json.dumps,
+            lambda enrollment: enrollment.__reduce__(),
+            lambda enrollment: enrollment.__getstate__(),
+        ],
+        ids=["copy", "deepcopy", "asdict", "vars", "json", "reduce", "getstate"],
     )
-    def test_refuses_copies(self, enrollment: Enrollment, export: Callable[[object], object]) -> None:
-        """copy, deepcopy, dataclasses.asdict, vars() and json.dumps raise TypeError."""
+    def test_refuses_copies(self, enrollment: Enrollment, export: Callable[[Any], object]) -> None:
+        """copy, deepcopy, asdict, vars(), json and the hooks serialisers call directly: TypeError."""
         with pytest.raises(TypeError):
             export(enrollment)
 
@@ -240,6 +249,37 @@ class TestLegacyRecoverySets:
         assert alice.service.verify("alice", alice.app_code()).ok
         self.check_sealed(alice, legacy, 5)
         assert alice.service.verify("alice", legacy[0][4]).recovery_codes_left == 4
+
+    def test_interrupted_rotation_finishes_next_time(
+        self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A rotation that fails after sealing the digests, before the secret, is finished by the next run."""
+        rotated = MfaService(
+            alice.store,
+            issuer="EMR",
+            keyring=RING.rotated("k2"),
+            policy=POLICY,
+            clock=lambda: alice.clock[0],
+            audit=print,
+        )
+
+        def fail(*_: object, **__: object) -> bool:
+            raise StoreError("connection lost")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(alice.store, "reseal", fail)
+            with pytest.raises(StoreError, match="connection lost"):
+                rotated.rotate_keys()
+        params, _ = alice.stored_set()
+        record = alice.store.load("alice")
+        assert record is not None
+        assert (record.key_id, params.startswith(SEALED)) == ("k1", True)
+        assert rotated.rotate_keys() == KeyRotation(1, ())
+        record = alice.store.load("alice")
+        assert record is not None
+        assert record.key_id == "k2"
+        assert rotated.verify("alice", legacy[0][3]).ok
+        assert rotated.verify("alice", alice.app_code()).ok
 
     def test_sealed_by_rotate_keys(
         self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]]
