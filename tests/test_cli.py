@@ -639,14 +639,13 @@ class TestAdmin:
         """A row that cannot be re-sealed is skipped and named (exit 1); the others are re-sealed."""
         url, key_file, _ = database
         with sqlite3.connect(tmp_path / "mfa.sqlite3") as conn:
-            columns = (
-                "status, enrollment_id, {secret}, key_id, digits, period, algorithm, last_step, drift, failures,"
-                " next_attempt_at, recovery_params, created_at, updated_at, enabled_at"
+            rest = (
+                "key_id, digits, period, algorithm, last_step, drift, failures, next_attempt_at,"
+                " recovery_params, created_at, updated_at, enabled_at"
             )
-            into, source = columns.format(secret="sealed_secret"), columns.format(secret="X'00'")
             conn.execute(  # bob: alice's row with a sealed secret cut to one byte
-                f"INSERT INTO totpcore_users (user_id, {into}) "  # noqa: S608 - the test's own SQL
-                f"SELECT 'bob', {source} FROM totpcore_users WHERE user_id = 'alice'"
+                f"INSERT INTO totpcore_users (user_id, status, enrollment_id, sealed_secret, {rest}) "  # noqa: S608
+                f"SELECT 'bob', status, enrollment_id, X'00', {rest} FROM totpcore_users WHERE user_id = 'alice'"
             )
         code, out, _ = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys", "--new-key")
         assert code == EXIT_FAILED
