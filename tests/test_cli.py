@@ -645,7 +645,8 @@ class TestAdmin:
             )
             conn.execute(  # bob: alice's row with a sealed secret cut to one byte
                 f"INSERT INTO totpcore_users (user_id, status, enrollment_id, sealed_secret, {rest}) "  # noqa: S608
-                f"SELECT 'bob', status, enrollment_id, X'00', {rest} FROM totpcore_users WHERE user_id = 'alice'"
+                f"SELECT 'bob', status, enrollment_id, X'00', {rest} "
+                "FROM totpcore_users WHERE user_id = 'alice'"
             )
         code, out, _ = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys", "--new-key")
         assert code == EXIT_FAILED
