@@ -11,49 +11,34 @@ Blocking callers wait on a :class:`threading.Event`; async callers on a future o
 own loop, woken thread-safely, so the event loop is never blocked. A released slot is
 handed straight to the oldest waiter. :meth:`KdfGate.run` gives async callers threads
 of the gate's own (as many as slots), so Argon2id never runs on the event loop and
-never takes a thread that store calls need.
+never takes a thread that store calls need. A thread cannot be stopped: when the task
+awaiting an evaluation is cancelled (a client that hangs up), its slot stays taken until
+the evaluation ends, so the bound counts every evaluation that is still running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["KdfGate", "gate_for"]
+__all__ = ["KdfGate", "Slot", "gate_for"]
 
 T = TypeVar("T")
 
 
 class _Waiter:
-    """One caller in the queue: a thread's event, or a future in some event loop."""
+    """One caller in the queue, and how to wake it: set a thread's event, or resolve a future in its loop."""
 
-    __slots__ = ("event", "future", "granted", "loop")
+    __slots__ = ("granted", "wake")
 
-    def __init__(
-        self,
-        event: threading.Event | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
-        self.event = event
-        self.loop = loop
-        self.future = future
+    def __init__(self, wake: Callable[[], object]) -> None:
+        self.wake = wake
         self.granted = False
-
-    def wake(self) -> None:
-        if self.event is not None:
-            self.event.set()
-        elif self.loop is not None and self.future is not None:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class KdfGate:
@@ -92,18 +77,18 @@ class KdfGate:
 
     def acquire(self, timeout: float) -> bool:
         """Wait up to *timeout* seconds for a slot (blocking); whether one was taken."""
-        waiter = _Waiter(event=threading.Event())
+        event = threading.Event()
+        waiter = _Waiter(event.set)
         with self._lock:
             if self._take_or_queue(waiter):
                 return True
-        assert waiter.event is not None  # noqa: S101 - made just above
-        return waiter.event.wait(timeout) or self._give_up(waiter)
+        return event.wait(timeout) or self._give_up(waiter)
 
     async def acquire_async(self, timeout: float) -> bool:
         """Wait up to *timeout* seconds for a slot without blocking the event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        waiter = _Waiter(loop=loop, future=future)
+        waiter = _Waiter(functools.partial(loop.call_soon_threadsafe, future.set_result, None))
         with self._lock:
             if self._take_or_queue(waiter):
                 return True
@@ -120,20 +105,54 @@ class KdfGate:
     def release(self) -> None:
         """Return a slot: to the oldest waiter if there is one, else to the pool."""
         with self._lock:
-            if self._waiters:
+            while self._waiters:
                 waiter = self._waiters.popleft()
                 waiter.granted = True
-                waiter.wake()
-            else:
-                self._free += 1
+                try:
+                    waiter.wake()
+                except RuntimeError:  # its event loop was closed under it: nobody is left to wake
+                    continue
+                return
+            self._free += 1
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """Run *work* (holding a slot) in one of the gate's threads, off the event loop."""
+    async def run(self, work: Callable[[], T], slot: Slot) -> T:
+        """Run *work* in one of the gate's threads, off the event loop, under the held *slot*.
+
+        If the awaiting task is cancelled, *work* runs on (a thread cannot be stopped)
+        and *slot* is given back only when it ends.
+        """
         with self._lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="totpcore-kdf")
             executor = self._executor
-        return await asyncio.get_running_loop().run_in_executor(executor, work)
+        running = executor.submit(work)
+        try:
+            return await asyncio.wrap_future(running)
+        except asyncio.CancelledError:
+            slot.release_after(running)
+            raise
+
+
+class Slot:
+    """A flow's hold on a slot of *gate*; released at the latest when the flow ends."""
+
+    __slots__ = ("gate", "held")
+
+    def __init__(self, gate: KdfGate) -> None:
+        self.gate = gate
+        self.held = False
+
+    def release(self) -> None:
+        """Give the slot back, if held."""
+        if self.held:
+            self.held = False
+            self.gate.release()
+
+    def release_after(self, running: Future[T]) -> None:
+        """Hand the slot, if held, to *running*: it is given back when that work ends."""
+        if self.held:
+            self.held = False
+            running.add_done_callback(lambda _: self.gate.release())
 
 
 _GATES: dict[int, KdfGate] = {}
