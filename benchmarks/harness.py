@@ -2,7 +2,10 @@
 
 Each comparison times totpcore and a peer in the same process, interleaving rounds
 (ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both,
-and keeps the fastest round of each: the least disturbed estimate of the cost.
+and keeps the fastest round of each: the least disturbed estimate of the cost. Rounds
+are short (about :data:`ROUND` seconds of ours) and many: on a shared machine a long
+round is almost always cut by another process, a short one often is not, so the
+fastest of several hundred is close to what the code costs on an idle machine.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pg_cluster import PgCluster, PgUnavailableError
 #: The concurrent clients of the PostgreSQL sections, and how long any of them may wait.
 CLIENTS = 8
 TIMEOUT = 120.0
+#: The length of one timed round of the micro-benchmarks, in seconds.
+ROUND = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,12 @@ def per_op(fn: Callable[[], object], number: int) -> float:
     return timeit.timeit(fn, number=number) / number * 1e6
 
 
+def calls_per_round(fn: Callable[[], object]) -> int:
+    """How many calls of *fn* make one round of about :data:`ROUND` seconds."""
+    cost = min(timeit.timeit(fn, number=100) for _ in range(3)) / 100
+    return max(1, round(ROUND / cost))
+
+
 def compare(
     operation: str,
     ours: Callable[[], object],
@@ -61,10 +72,15 @@ def compare(
     theirs: Callable[[], object],
     *,
     target: float | None,
-    number: int,
     rounds: int,
+    number: int | None = None,
 ) -> Row:
-    """Time *ours* and *theirs* in interleaved rounds; keep the fastest round of each."""
+    """Time *ours* and *theirs* in interleaved rounds; keep the fastest round of each.
+
+    *number* calls per round, by default enough for one round of *ours* to take
+    about :data:`ROUND` seconds (the peer runs the same number).
+    """
+    number = number if number is not None else calls_per_round(ours)
     best_ours = best_theirs = float("inf")
     for _ in range(rounds):
         best_ours = min(best_ours, per_op(ours, number))
