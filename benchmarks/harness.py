@@ -1,11 +1,12 @@
 """Timing helpers shared by the benchmark sections.
 
 Each comparison times totpcore and a peer in the same process, interleaving rounds
-(ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both,
-and keeps the fastest round of each: the least disturbed estimate of the cost. Rounds
-are short (about :data:`ROUND` seconds of ours) and many: on a shared machine a long
-round is almost always cut by another process, a short one often is not, so the
-fastest of several hundred is close to what the code costs on an idle machine.
+(ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both.
+Rounds are short (about :data:`ROUND` seconds of ours) and many, and each side is
+scored by a low percentile of its rounds (:func:`settled`): a round that another
+process cut into is slow and falls above it, while the single fastest round, which
+the first version of this harness kept, moved by several per cent from run to run on
+a loaded machine. With fewer than ten rounds the score is the fastest round.
 """
 
 from __future__ import annotations
@@ -75,22 +76,29 @@ def compare(
     rounds: int,
     number: int | None = None,
 ) -> Row:
-    """Time *ours* and *theirs* in interleaved rounds; keep the fastest round of each.
+    """Time *ours* and *theirs* in interleaved rounds; score each with :func:`settled`.
 
-    *number* calls per round, by default enough for one round of *ours* to take
-    about :data:`ROUND` seconds (the peer runs the same number).
+    *number* calls per round; by default each side gets the number that makes one of
+    its rounds last about :data:`ROUND` seconds, so that both sides' rounds are equally
+    likely to be cut by another process.
     """
-    number = number if number is not None else calls_per_round(ours)
-    best_ours = best_theirs = float("inf")
+    n_ours = number if number is not None else calls_per_round(ours)
+    n_theirs = number if number is not None else calls_per_round(theirs)
+    times_ours, times_theirs = [], []
     for _ in range(rounds):
-        best_ours = min(best_ours, per_op(ours, number))
-        best_theirs = min(best_theirs, per_op(theirs, number))
-    return Row(operation, best_ours, peer, best_theirs, target)
+        times_ours.append(per_op(ours, n_ours))
+        times_theirs.append(per_op(theirs, n_theirs))
+    return Row(operation, settled(times_ours), peer, settled(times_theirs), target)
+
+
+def settled(times: list[float]) -> float:
+    """The 10th percentile of *times* (the fastest, with fewer than ten)."""
+    return sorted(times)[len(times) // 10]
 
 
 def alone(operation: str, ours: Callable[[], object], *, number: int, rounds: int) -> Row:
     """Time a totpcore operation that has no peer."""
-    return Row(operation, min(per_op(ours, number) for _ in range(rounds)))
+    return Row(operation, settled([per_op(ours, number) for _ in range(rounds)]))
 
 
 def threaded(clients: int, setup: Callable[[int], object], work: Callable[[int], object]) -> float:
