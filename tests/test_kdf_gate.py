@@ -284,23 +284,22 @@ class TestDeadline:
         gate.release()
         assert free_slots(gate) == 1
 
-    def test_a_slot_handed_to_a_task_at_its_deadline_is_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """The same for a task whose wait times out as the slot is handed over."""
+    def test_a_slot_handed_to_a_task_at_its_deadline_is_kept(self) -> None:
+        """The slot is handed over just before the task's deadline timer runs: the task keeps it."""
         gate = KdfGate(1)
-        real_wait_for = asyncio.wait_for
-
-        async def late_wait_for(awaitable: Any, timeout: float) -> None:  # noqa: ANN401, ARG001 - asyncio's
-            gate.release()
-            await asyncio.sleep(0)
-            awaitable.cancel()
-            raise asyncio.TimeoutError
 
         async def main() -> bool:
-            monkeypatch.setattr(asyncio, "wait_for", late_wait_for)
-            try:
-                return await gate.acquire_async(LONG)
-            finally:
-                monkeypatch.setattr(asyncio, "wait_for", real_wait_for)
+            loop = asyncio.get_running_loop()
+
+            def deadline_at_once(
+                _delay: float, expire: Callable[..., object], *args: object
+            ) -> asyncio.Handle:
+                gate.release()  # the holder gives the slot back ...
+                expire(*args)  # ... and the deadline passes before the waiter wakes
+                return loop.call_soon(lambda: None)
+
+            loop.call_later = deadline_at_once  # type: ignore[method-assign,assignment]  # this loop only
+            return await gate.acquire_async(LONG)
 
         assert gate.acquire(0.001)
         assert asyncio.run(main()) is True
@@ -337,21 +336,23 @@ class TestCancellation:
         assert (gate.waiting, free_slots(gate)) == (0, 1)
 
     def test_a_waiter_cancelled_after_the_handover_passes_the_slot_on(self) -> None:
-        """Cancelled once the slot was handed to it: the slot is not lost (returned, or used and returned)."""
-        gate, order = KdfGate(1), list[str]()
+        """Cancelled once the slot was handed to it, before it ran: it gives the slot back, cleanly."""
+        gate, order, loop_errors = KdfGate(1), list[str](), list[dict[str, object]]()
 
         async def main() -> None:
+            asyncio.get_running_loop().set_exception_handler(lambda _, context: loop_errors.append(context))
             assert gate.acquire(0.001)
             task = asyncio.create_task(atake_in_turn(gate, order, "task"))
-            await await_until(lambda: gate.waiting == 1)
+            await await_until(queued(gate, 1))
             gate.release()  # granted; the task has not run yet
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with pytest.raises(asyncio.CancelledError):
                 await task
+            await asyncio.sleep(0)  # the hand-over's wake-up runs, on a cancelled wait
 
         asyncio.run(main())
-        assert gate.waiting == 0
-        assert free_slots(gate) == 1
+        assert (order, loop_errors) == ([], [])
+        assert (gate.waiting, free_slots(gate)) == (0, 1)
 
     def test_cancelling_a_task_mid_evaluation_keeps_the_slot_until_the_work_ends(self) -> None:
         """A gate thread cannot be stopped: its slot stays taken until the work returns, then comes back."""
@@ -607,7 +608,7 @@ class TestServiceBusy:
         phone, _ = rig.enrol("erin")
         asked: list[str] = []
         with gate_full():
-            for name in ("acquire", "acquire_async", "run"):
+            for name in ("acquire", "acquire_async", "call", "run"):
                 monkeypatch.setattr(KdfGate, name, lambda *_, name=name: asked.append(name))
             assert rig("verify", "erin", phone.at(rig.now[0])).outcome is Outcome.ACCEPTED
             rig.now[0] += 30
@@ -616,10 +617,11 @@ class TestServiceBusy:
 
 
 class TestOffTheLoop:
-    """The async face keeps Argon2id off the event loop."""
+    """Argon2id runs in the gate's threads: never on the event loop, and in no more threads than slots."""
 
-    def test_the_async_face_never_derives_on_the_event_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Every Argon2id evaluation (enrol, recovery login, regenerate) runs in a 'totpcore-kdf' thread."""
+    @pytest.mark.parametrize("face", ["sync", "async"])
+    def test_every_evaluation_runs_in_a_gate_thread(self, face: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Enrol, recovery login, regenerate: each Argon2id call in a gate thread, not the caller's."""
         derived_in: list[str] = []
         real_derive = recovery_module._derive
 
@@ -628,27 +630,24 @@ class TestOffTheLoop:
             return real_derive(*args)
 
         monkeypatch.setattr(recovery_module, "_derive", spy)
-        now = [START]
-        service = AsyncMfaService(
-            AsyncStoreAdapter(MemoryStore()),
-            issuer="gate",
-            keyring=KeyRing.generate(),
-            policy=ONE_SLOT,
-            clock=lambda: now[0],
-            audit=lambda _: None,
+        rig_store, now = MemoryStore(), [START]
+        options: dict[str, Any] = {
+            "issuer": "gate",
+            "keyring": KeyRing.generate(),
+            "policy": ONE_SLOT,
+            "clock": lambda: now[0],
+            "audit": lambda _: None,
+        }
+        service: MfaService | AsyncMfaService = (
+            MfaService(rig_store, **options)
+            if face == "sync"
+            else AsyncMfaService(AsyncStoreAdapter(rig_store), **options)
         )
-
-        async def main() -> str:
-            enrollment = await service.begin_enrollment("fay", account="fay")
-            phone = TOTP(Secret.from_base32(enrollment.secret_base32))
-            codes = await service.confirm_enrollment("fay", phone.at(now[0]))
-            now[0] += 30
-            assert (await service.verify("fay", codes[0])).ok
-            now[0] += 30
-            await service.regenerate_recovery_codes("fay", phone.at(now[0]))
-            return threading.current_thread().name
-
-        loop_thread = asyncio.run(main())
+        rig = Rig(face, rig_store, service, [], now)
+        phone, codes = rig.enrol("fay")
+        assert rig("verify", "fay", codes[0]).ok
+        rig.now[0] += 30
+        rig("regenerate_recovery_codes", "fay", phone.at(rig.now[0]))
         assert len(derived_in) == 2 * ONE_SLOT.recovery_count + 1
         assert all(name.startswith("totpcore-kdf") for name in derived_in)
-        assert loop_thread not in derived_in
+        assert threading.current_thread().name not in derived_in  # the caller's, or the loop's

@@ -9,9 +9,10 @@ in a thread or in an event loop) up to a deadline, and are then refused.
 
 Blocking callers wait on a :class:`threading.Event`; async callers on a future of their
 own loop, woken thread-safely, so the event loop is never blocked. A released slot is
-handed straight to the oldest waiter. :meth:`KdfGate.run` gives async callers threads
-of the gate's own (as many as slots), so Argon2id never runs on the event loop and
-never takes a thread that store calls need. A thread cannot be stopped: when the task
+handed straight to the oldest waiter. Admitted work runs in threads of the gate's own
+(as many as slots), :meth:`KdfGate.call` for blocking callers and :meth:`KdfGate.run` for
+async ones: Argon2id never runs on an event loop, never takes a thread that store calls
+need, and allocates its memory in no more than *slots* threads. A thread cannot be stopped: when the task
 awaiting an evaluation is cancelled (a client that hangs up), its slot stays taken until
 the evaluation ends, so the bound counts every evaluation that is still running.
 """
@@ -39,6 +40,12 @@ class _Waiter:
     def __init__(self, wake: Callable[[], object]) -> None:
         self.wake = wake
         self.granted = False
+
+
+def _settle(future: asyncio.Future[bool], granted: bool) -> None:
+    """Resolve an async waiter's future, unless its task was cancelled meanwhile."""
+    if not future.done():
+        future.set_result(granted)
 
 
 class KdfGate:
@@ -85,22 +92,32 @@ class KdfGate:
         return event.wait(timeout) or self._give_up(waiter)
 
     async def acquire_async(self, timeout: float) -> bool:
-        """Wait up to *timeout* seconds for a slot without blocking the event loop."""
+        """Wait up to *timeout* seconds for a slot without blocking the event loop.
+
+        One future and one timer per waiter, no task and no exception on the way: when a
+        flood's waiters reach their deadline together, each costs the loop little.
+        """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        waiter = _Waiter(functools.partial(loop.call_soon_threadsafe, future.set_result, None))
+        future: asyncio.Future[bool] = loop.create_future()
+        # call_soon_threadsafe passes positional arguments only.
+        waiter = _Waiter(functools.partial(loop.call_soon_threadsafe, _settle, future, True))  # noqa: FBT003
         with self._lock:
             if self._take_or_queue(waiter):
                 return True
+        deadline = loop.call_later(timeout, self._expire, waiter, future)
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
-            return self._give_up(waiter)
+            return await future
         except asyncio.CancelledError:
             if self._give_up(waiter):
-                self.release()
+                self.release()  # handed over meanwhile: pass it on
             raise
-        return True
+        finally:
+            deadline.cancel()
+
+    def _expire(self, waiter: _Waiter, future: asyncio.Future[bool]) -> None:
+        """At an async waiter's deadline, in its loop: refuse it, unless a slot was handed over meanwhile."""
+        if not self._give_up(waiter):
+            _settle(future, granted=False)
 
     def release(self) -> None:
         """Return a slot: to the oldest waiter if there is one, else to the pool."""
@@ -115,17 +132,29 @@ class KdfGate:
                 return
             self._free += 1
 
+    def _submit(self, work: Callable[[], T]) -> Future[T]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="totpcore-kdf")
+            return self._executor.submit(work)
+
+    def call(self, work: Callable[[], T]) -> T:
+        """Run *work* (under a held slot) in one of the gate's threads; wait for its result.
+
+        Argon2id allocates its memory in the thread that runs it, and the C allocator keeps
+        freed memory in per-thread arenas: run in the callers' threads, a flood across
+        hundreds of threads would leave about the KDF's memory in each arena. In the
+        gate's *slots* threads, memory stays near *slots* times the KDF's.
+        """
+        return self._submit(work).result()
+
     async def run(self, work: Callable[[], T], slot: Slot) -> T:
-        """Run *work* in one of the gate's threads, off the event loop, under the held *slot*.
+        """:meth:`call` for the event loop: awaited, so the loop never runs or waits for *work*.
 
         If the awaiting task is cancelled, *work* runs on (a thread cannot be stopped)
         and *slot* is given back only when it ends.
         """
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="totpcore-kdf")
-            executor = self._executor
-        running = executor.submit(work)
+        running = self._submit(work)
         try:
             return await asyncio.wrap_future(running)
         except asyncio.CancelledError:
