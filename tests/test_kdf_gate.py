@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from totpcore import recovery as recovery_module
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import AsyncMfaService, AuditEvent, EventType, MfaService, Outcome, Policy
-from totpcore.service._gate import KdfGate, Slot, gate_for
+from totpcore.service._gate import NICE_STEP, KdfGate, Slot, gate_for
 from totpcore.store import AsyncStoreAdapter, MemoryStore, Status, UserRecord
 
 START = 1_700_000_010.0
@@ -449,6 +451,18 @@ class TestSharing:
         loop_thread, worker = asyncio.run(main())
         assert worker.startswith("totpcore-kdf")
         assert worker != loop_thread
+
+    @pytest.mark.skipif(sys.platform != "linux", reason="only Linux gives each thread its own nice value")
+    def test_the_gate_threads_yield_the_cpu(self) -> None:
+        """The gate threads run NICE_STEP nice steps below the thread that started them; not the caller."""
+        gate = KdfGate(1)
+
+        def nice() -> int:
+            return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+        mine = nice()
+        assert gate.call(nice) == min(mine + NICE_STEP, 19)
+        assert nice() == mine
 
     def test_run_passes_the_works_exception_on(self) -> None:
         """An exception of the work reaches the awaiting task."""

@@ -12,7 +12,8 @@ own loop, woken thread-safely, so the event loop is never blocked. A released sl
 handed straight to the oldest waiter. Admitted work runs in threads of the gate's own
 (as many as slots), :meth:`KdfGate.call` for blocking callers and :meth:`KdfGate.run` for
 async ones: Argon2id never runs on an event loop, never takes a thread that store calls
-need, and allocates its memory in no more than *slots* threads. A thread cannot be stopped: when the task
+need, allocates its memory in no more than *slots* threads, and (on Linux) runs at a lower
+CPU priority than the threads that handle requests. A thread cannot be stopped: when the task
 awaiting an evaluation is cancelled (a client that hangs up), its slot stays taken until
 the evaluation ends, so the bound counts every evaluation that is still running.
 """
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +33,24 @@ from typing import TypeVar
 __all__ = ["KdfGate", "Slot", "gate_for"]
 
 T = TypeVar("T")
+
+#: How much lower the CPU priority of the gate's threads is than their creator's (nice steps).
+NICE_STEP = 10
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's CPU priority by NICE_STEP (Linux: the nice value is per thread).
+
+    With N = the CPU count, a flood keeps every core busy with Argon2id; at a lower priority
+    those threads give the CPU up at once to request handling (an event loop, store calls,
+    app-code logins), which then does not queue behind recovery-code checks.
+    """
+    tid = threading.get_native_id()
+    os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + NICE_STEP, 19))
+
+
+#: Only Linux gives each thread its own nice value; elsewhere the threads keep their creator's.
+_INITIALIZER = _yield_cpu if sys.platform == "linux" else None
 
 
 class _Waiter:
@@ -135,7 +156,9 @@ class KdfGate:
     def _submit(self, work: Callable[[], T]) -> Future[T]:
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="totpcore-kdf")
+                self._executor = ThreadPoolExecutor(
+                    self.slots, thread_name_prefix="totpcore-kdf", initializer=_INITIALIZER
+                )
             return self._executor.submit(work)
 
     def call(self, work: Callable[[], T]) -> T:
