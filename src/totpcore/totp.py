@@ -201,15 +201,15 @@ class TOTP(_KeyedOtp):
         inner, outer, fmt, modulus = self._inner, self._outer, self._format, self._modulus
         matches = []
         # Conditional expressions, not max() and min(): two calls fewer per login.
-        for step in range(low if low > 0 else 0, high if high < COUNTER_LIMIT else COUNTER_LIMIT):  # noqa: FURB136
+        for candidate in range(low if low > 0 else 0, high if high < COUNTER_LIMIT else COUNTER_LIMIT):  # noqa: FURB136
             ih = inner.copy()
-            ih.update(_pack_counter(step))
+            ih.update(_pack_counter(candidate))
             oh = outer.copy()
             oh.update(ih.digest())
             mac = oh.digest()
             (word,) = _unpack_word(mac, mac[-1] & 0x0F)
             if compare(fmt % ((word & 0x7FFFFFFF) % modulus), wanted):
-                matches.append(step)
+                matches.append(candidate)
         if not matches:
             raise InvalidCode("code does not match any step in the window")
         step = choose(matches, expected, last_step if last_step is None else _last(last_step))
