@@ -164,10 +164,10 @@ class KdfGate:
     def call(self, work: Callable[[], T]) -> T:
         """Run *work* (under a held slot) in one of the gate's threads; wait for its result.
 
-        Argon2id allocates its memory in the thread that runs it, and the C allocator keeps
-        freed memory in per-thread arenas: run in the callers' threads, a flood across
-        hundreds of threads would leave about the KDF's memory in each arena. In the
-        gate's *slots* threads, memory stays near *slots* times the KDF's.
+        Argon2id allocates its memory in the thread that runs it, and glibc keeps a freed
+        block in the arena of that thread: run in the callers' threads, a flood across
+        hundreds of threads would leave about the KDF's memory in every arena (up to 8 per
+        core). In the gate's *slots* threads, memory stays near *slots* times the KDF's.
         """
         return self._submit(work).result()
 
