@@ -464,6 +464,15 @@ class TestSharing:
         assert gate.call(nice) == min(mine + NICE_STEP, 19)
         assert nice() == mine
 
+    def test_a_refused_priority_change_does_not_break_the_gate(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Where setting a thread's priority is forbidden, the gate's threads run at their creator's."""
+
+        def forbidden(*_: object) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "setpriority", forbidden)
+        assert KdfGate(1).call(lambda: "done") == "done"
+
     def test_run_passes_the_works_exception_on(self) -> None:
         """An exception of the work reaches the awaiting task."""
         gate = KdfGate(1)

@@ -21,6 +21,7 @@ the evaluation ends, so the bound counts every evaluation that is still running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import sys
@@ -46,7 +47,10 @@ def _yield_cpu() -> None:
     app-code logins), which then does not queue behind recovery-code checks.
     """
     tid = threading.get_native_id()
-    os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + NICE_STEP, 19))
+    # Best effort: where a sandbox forbids it, the thread keeps its creator's priority (an
+    # initializer that raised would break the executor, and every recovery-code check with it).
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + NICE_STEP, 19))
 
 
 #: Only Linux gives each thread its own nice value; elsewhere the threads keep their creator's.
