@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from totpcore import recovery as recovery_module
 from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import AsyncMfaService, AuditEvent, EventType, MfaService, Outcome, Policy
+from totpcore.service import _gate as _gate_module
 from totpcore.service._gate import NICE_STEP, KdfGate, Slot, gate_for
 from totpcore.store import AsyncStoreAdapter, MemoryStore, Status, UserRecord
 
@@ -485,6 +487,45 @@ class TestSharing:
 
         with pytest.raises(ValueError, match="boom"):
             asyncio.run(main())
+
+
+FORKED_CHILD = """
+import os, signal, sys
+from totpcore.service._gate import gate_for
+
+gate = gate_for(1)
+assert gate.call(lambda: "parent") == "parent"  # the gate's thread exists in the parent
+assert gate.acquire(0.001)  # and its one slot is held when the process forks
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a broken gate hangs the child: end it rather than leave it behind
+    ok = gate.acquire(1.0) and gate.call(lambda: "child") == "child"
+    os._exit(0 if ok else 3)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+class TestFork:
+    """A pre-forking server's children do not inherit the parent's threads, holders or lock."""
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this system")
+    def test_a_forked_child_starts_with_a_fresh_gate(self) -> None:
+        """In a child forked while the parent held the slot, the slot is free and work runs."""
+        done = subprocess.run(
+            [sys.executable, "-c", FORKED_CHILD], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+
+    def test_the_child_hook_frees_every_gate(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The after-fork hook, run here: a gate with a slot taken and a waiter comes back fresh."""
+        gate = KdfGate(2)
+        assert gate.acquire(0.001)
+        gate._waiters.append(_gate_module._Waiter(lambda: None))
+        monkeypatch.setattr(_gate_module, "_GATES", {2: gate})
+        monkeypatch.setattr(_gate_module, "_GATES_LOCK", _gate_module._GATES_LOCK)  # restored after
+        _gate_module._after_fork_in_child()
+        assert (gate.waiting, free_slots(gate)) == (0, 2)
+        assert gate.call(lambda: "fresh") == "fresh"
 
 
 # ---------------------------------------------------------------- the service, both faces

@@ -15,7 +15,8 @@ async ones: Argon2id never runs on an event loop, never takes a thread that stor
 need, allocates its memory in no more than *slots* threads, and (on Linux) runs at a lower
 CPU priority than the threads that handle requests. A thread cannot be stopped: when the task
 awaiting an evaluation is cancelled (a client that hangs up), its slot stays taken until
-the evaluation ends, so the bound counts every evaluation that is still running.
+the evaluation ends, so the bound counts every evaluation that is still running. A
+forked child starts with fresh gates.
 """
 
 from __future__ import annotations
@@ -78,7 +79,11 @@ class KdfGate:
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._free = slots
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """All slots free, nobody waiting, no threads yet (also a forked child's start)."""
+        self._free = self.slots
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
         self._executor: ThreadPoolExecutor | None = None
@@ -213,6 +218,23 @@ class Slot:
 
 _GATES: dict[int, KdfGate] = {}
 _GATES_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a pre-forking app server) starts with fresh gates.
+
+    Only the forking thread survives a fork: the parent's gate threads, the holders of
+    its slots and its waiters are gone, and a lock held at that moment stays held. Each
+    gate (services keep a reference to theirs) starts again with every slot free.
+    """
+    global _GATES_LOCK  # noqa: PLW0603 - replaced, not mutated: the parent's may be held
+    _GATES_LOCK = threading.Lock()
+    for gate in _GATES.values():
+        gate._fresh()  # noqa: SLF001 - this module's own
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def gate_for(slots: int) -> KdfGate:
