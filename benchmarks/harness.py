@@ -1,8 +1,12 @@
 """Timing helpers shared by the benchmark sections.
 
 Each comparison times totpcore and a peer in the same process, interleaving rounds
-(ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both,
-and keeps the fastest round of each: the least disturbed estimate of the cost.
+(ours, peer, ours, peer, ...) so that a burst of load on a shared machine hits both.
+Rounds are short (about :data:`ROUND` seconds of ours) and many, and each side is
+scored by a low percentile of its rounds (:func:`settled`): a round that another
+process cut into is slow and falls above it, while the single fastest round, which
+the first version of this harness kept, moved by several per cent from run to run on
+a loaded machine. With fewer than ten rounds the score is the fastest round.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pg_cluster import PgCluster, PgUnavailableError
 #: The concurrent clients of the PostgreSQL sections, and how long any of them may wait.
 CLIENTS = 8
 TIMEOUT = 120.0
+#: The length of one timed round of the micro-benchmarks, in seconds.
+ROUND = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,12 @@ def per_op(fn: Callable[[], object], number: int) -> float:
     return timeit.timeit(fn, number=number) / number * 1e6
 
 
+def calls_per_round(fn: Callable[[], object]) -> int:
+    """How many calls of *fn* make one round of about :data:`ROUND` seconds."""
+    cost = min(timeit.timeit(fn, number=100) for _ in range(3)) / 100
+    return max(1, round(ROUND / cost))
+
+
 def compare(
     operation: str,
     ours: Callable[[], object],
@@ -61,20 +73,32 @@ def compare(
     theirs: Callable[[], object],
     *,
     target: float | None,
-    number: int,
     rounds: int,
+    number: int | None = None,
 ) -> Row:
-    """Time *ours* and *theirs* in interleaved rounds; keep the fastest round of each."""
-    best_ours = best_theirs = float("inf")
+    """Time *ours* and *theirs* in interleaved rounds; score each with :func:`settled`.
+
+    *number* calls per round; by default each side gets the number that makes one of
+    its rounds last about :data:`ROUND` seconds, so that both sides' rounds are equally
+    likely to be cut by another process.
+    """
+    n_ours = number if number is not None else calls_per_round(ours)
+    n_theirs = number if number is not None else calls_per_round(theirs)
+    times_ours, times_theirs = [], []
     for _ in range(rounds):
-        best_ours = min(best_ours, per_op(ours, number))
-        best_theirs = min(best_theirs, per_op(theirs, number))
-    return Row(operation, best_ours, peer, best_theirs, target)
+        times_ours.append(per_op(ours, n_ours))
+        times_theirs.append(per_op(theirs, n_theirs))
+    return Row(operation, settled(times_ours), peer, settled(times_theirs), target)
+
+
+def settled(times: list[float]) -> float:
+    """The 10th percentile of *times* (the fastest, with fewer than ten)."""
+    return sorted(times)[len(times) // 10]
 
 
 def alone(operation: str, ours: Callable[[], object], *, number: int, rounds: int) -> Row:
     """Time a totpcore operation that has no peer."""
-    return Row(operation, min(per_op(ours, number) for _ in range(rounds)))
+    return Row(operation, settled([per_op(ours, number) for _ in range(rounds)]))
 
 
 def threaded(clients: int, setup: Callable[[int], object], work: Callable[[int], object]) -> float:

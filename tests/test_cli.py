@@ -8,6 +8,7 @@ import os
 import re
 import runpy
 import shlex
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -631,6 +632,26 @@ class TestAdmin:
         service.confirm_enrollment("alice", phone.now())
         store.close()
         return f"sqlite:///{tmp_path / 'mfa.sqlite3'}", key_file, phone
+
+    def test_rotate_keys_skips_and_names_a_damaged_row(
+        self, database: tuple[str, Path, TOTP], tmp_path: Path
+    ) -> None:
+        """A row that cannot be re-sealed is skipped and named (exit 1); the others are re-sealed."""
+        url, key_file, _ = database
+        with sqlite3.connect(tmp_path / "mfa.sqlite3") as conn:
+            rest = (
+                "key_id, digits, period, algorithm, last_step, drift, failures, next_attempt_at,"
+                " recovery_params, created_at, updated_at, enabled_at"
+            )
+            conn.execute(  # bob: alice's row with a sealed secret cut to one byte
+                f"INSERT INTO totpcore_users (user_id, status, enrollment_id, sealed_secret, {rest}) "  # noqa: S608
+                f"SELECT 'bob', status, enrollment_id, X'00', {rest} "
+                "FROM totpcore_users WHERE user_id = 'alice'"
+            )
+        code, out, _ = call("admin", "--db", url, "--key-file", str(key_file), "rotate-keys", "--new-key")
+        assert code == EXIT_FAILED
+        assert "re-sealed 1 user(s) under key" in out
+        assert "skipped 'bob': its stored row cannot be re-sealed" in out
 
     def test_status_and_reset(self, database: tuple[str, Path, TOTP]) -> None:
         """The status action prints the state; reset wipes it; the user is then unknown."""

@@ -196,6 +196,37 @@ class TestOpenAsyncService:
             )
 
 
+class TestFaceArguments:
+    """Both faces check the clock and the sink, and name their store without secrets."""
+
+    def test_clock_and_audit_must_be_callable(self) -> None:
+        """A clock or a sink that cannot be called is a TypeError at construction."""
+        with pytest.raises(TypeError, match="clock"):
+            MfaService(MemoryStore(), issuer="x", keyring=KeyRing.generate(), clock=5.0, audit=print)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="audit"):
+            MfaService(MemoryStore(), issuer="x", keyring=KeyRing.generate(), audit="log")  # type: ignore[arg-type]
+
+    def test_repr(self) -> None:
+        """The repr names the store and the issuer, nothing else."""
+        store = MemoryStore()
+        assert repr(MfaService(store, issuer="EMR", keyring=KeyRing.generate(), audit=print)) == (
+            "MfaService(MemoryStore(<0 users>), issuer='EMR')"
+        )
+        assert (
+            repr(
+                AsyncMfaService(
+                    AsyncStoreAdapter(store), issuer="EMR", keyring=KeyRing.generate(), audit=print
+                )
+            )
+            == "AsyncMfaService(AsyncStoreAdapter(MemoryStore(<0 users>)), issuer='EMR')"
+        )
+
+    def test_a_failing_async_postgres_setup_leaves_nothing_open(self, pg_dsn: str, tmp_path: Path) -> None:
+        """A bad issuer after the schema was made: nothing async was opened, nothing is left."""
+        with pg_schema(pg_dsn) as dsn, pytest.raises(ConfigurationError, match="issuer"):
+            open_async_service(_url(dsn), key_file=tmp_path / "k", issuer="", create_key=True, audit=print)
+
+
 class TestDefaultAuditSink:
     """The default sink logs, and refuses to start where the records would be lost."""
 

@@ -364,6 +364,15 @@ class TestSQLite:
         parent_conn.close()
         store.close()
 
+    def test_a_connection_that_cannot_roll_back_is_not_reused(self, tmp_path: Path) -> None:
+        """After a busy error, a connection whose rollback fails is thrown away (closed connections too)."""
+        conn = sqlite3.connect(tmp_path / "x.db")
+        conn.close()
+        assert not sqlite_module._rolled_back(conn)
+        store = SQLiteStore(tmp_path / "x.db")
+        store._discard()  # nothing opened yet on this thread: nothing to close
+        store.close()
+
     def test_not_a_database(self, tmp_path: Path) -> None:
         """A corrupt or foreign file is a StoreError."""
         path = tmp_path / "mfa.db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Iterable
 from typing import Final
@@ -17,7 +18,7 @@ from totpcore._checks import (
     step_of,
 )
 from totpcore.errors import InvalidCode
-from totpcore.hotp import Algorithm, _KeyedOtp
+from totpcore.hotp import _FORMATS, _IPAD, _OPAD, Algorithm, _KeyedOtp, _pack_counter, _unpack_word
 from totpcore.secret import Secret
 from totpcore.verify import Match, Window, choose
 
@@ -64,16 +65,35 @@ class TOTP(_KeyedOtp):
         algorithm: Algorithm = Algorithm.SHA1,
         t0: int = 0,
     ) -> None:
-        _KeyedOtp.__init__(self, secret, digits, algorithm)  # not super(): a build is a hot path
+        # A build is on every login's path (issue 15's "build + one code" and "build +
+        # verify" targets, docs/performance.md): the common case is tested in one go and
+        # _KeyedOtp.__init__ is written out below; anything else takes the checked path,
+        # which raises the precise error.
         if (
-            type(period) is not int
+            not isinstance(secret, Secret)
+            or type(algorithm) is not Algorithm
+            or type(digits) is not int
+            or digits not in _FORMATS
+            or type(period) is not int
             or type(t0) is not int
             or not (1 <= period <= MAX_PERIOD and 0 <= t0 < COUNTER_LIMIT)
         ):
-            check_int("period", period, 1, MAX_PERIOD)  # one of these raises the precise error
+            _KeyedOtp.__init__(self, secret, digits, algorithm)
+            check_int("period", period, 1, MAX_PERIOD)
             check_counter(t0, "t0")
+        self._secret = secret
+        self._algorithm = algorithm
+        self._digits = digits
+        self._format, self._modulus = _FORMATS[digits]
         self._period = period
         self._t0 = t0
+        new, block_size = algorithm._constructor, algorithm.block_size  # noqa: SLF001
+        key = secret._raw  # noqa: SLF001  # same package; bytes() costs a call per build
+        if len(key) > block_size:  # RFC 2104 §2: keys longer than a block are hashed first
+            key = new(key).digest()
+        key = key.ljust(block_size, b"\0")
+        self._inner = new(key.translate(_IPAD))
+        self._outer = new(key.translate(_OPAD))
 
     @property
     def period(self) -> int:
@@ -111,11 +131,18 @@ class TOTP(_KeyedOtp):
         Raises:
             TypeError, ConfigurationError: as :meth:`step_at`.
         """
-        # step_at() inlined for the int case: this is the hottest call of the library.
+        # step_at() and _code() written out for the int case: the hottest call of the library.
         if type(t) is int:
             step = (t - self._t0) // self._period
             if 0 <= step < COUNTER_LIMIT:
-                return self._code(step)
+                inner = self._inner.copy()
+                inner.update(_pack_counter(step))
+                outer = self._outer.copy()
+                outer.update(inner.digest())
+                mac = outer.digest()
+                (word,) = _unpack_word(mac, mac[-1] & 0x0F)
+                code: str = self._format % ((word & 0x7FFFFFFF) % self._modulus)
+                return code
         return self._code(step_of(t, self._t0, self._period))
 
     def now(self) -> str:
@@ -153,16 +180,36 @@ class TOTP(_KeyedOtp):
             ReplayedCode: only steps at or before *last_step* match (RFC 6238 §5.2).
             TypeError, ConfigurationError: a bad *at*, *window*, *drift* or *last_step*.
         """
-        wanted = parse_code(code, self._digits)
-        now = self.step_at(time.time() if at is None else at)
+        # parse_code(), step_at() and _scan() written out for the common case: a login
+        # verifies one code (issue 15's verify targets, docs/performance.md).
+        digits = self._digits
+        wanted = code
+        if type(code) is not str or len(code) != digits or not code.isascii() or not code.isdigit():
+            wanted = parse_code(code, digits)  # spaces removed, or the precise MalformedCode
+        t = time.time() if at is None else at
+        if type(t) is not int or not 0 <= (now := (t - self._t0) // self._period) < COUNTER_LIMIT:
+            now = step_of(t, self._t0, self._period)
         if type(drift) is not int or not -_MAX_DRIFT <= drift <= _MAX_DRIFT:
             check_int("drift", drift, -_MAX_DRIFT, _MAX_DRIFT)
         if type(window) is not Window:
             raise TypeError(f"window must be a totpcore.Window, not {type(window).__name__}")
         expected = now + drift
         low = expected - window.past
-        high = expected + window.future
-        matches = self._scan(wanted, max(0, low), min(high, COUNTER_LIMIT - 1))
+        high = expected + window.future + 1
+        # Every candidate computed and compared before anything is decided (see _scan).
+        compare = hmac.compare_digest
+        inner, outer, fmt, modulus = self._inner, self._outer, self._format, self._modulus
+        matches = []
+        # Conditional expressions, not max() and min(): two calls fewer per login.
+        for candidate in range(low if low > 0 else 0, high if high < COUNTER_LIMIT else COUNTER_LIMIT):  # noqa: FURB136
+            ih = inner.copy()
+            ih.update(_pack_counter(candidate))
+            oh = outer.copy()
+            oh.update(ih.digest())
+            mac = oh.digest()
+            (word,) = _unpack_word(mac, mac[-1] & 0x0F)
+            if compare(fmt % ((word & 0x7FFFFFFF) % modulus), wanted):
+                matches.append(candidate)
         if not matches:
             raise InvalidCode("code does not match any step in the window")
         step = choose(matches, expected, last_step if last_step is None else _last(last_step))

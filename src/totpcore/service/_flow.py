@@ -42,7 +42,7 @@ from totpcore.errors import (
 from totpcore.hotp import Algorithm
 from totpcore.sealing import KeyRing
 from totpcore.secret import Secret
-from totpcore.service._gate import KdfGate
+from totpcore.service._gate import Slot
 from totpcore.service.model import (
     AuditEvent,
     Enrollment,
@@ -127,22 +127,6 @@ class Emit:
 Op = Call | Reserve | Release | Compute | Emit
 #: A flow yields operations, receives their results, and returns the method's result.
 Flow = Generator[Op, Any, T]
-
-
-class Slot:
-    """A flow's hold on a slot of the Argon2id gate; released at the latest when the flow ends."""
-
-    __slots__ = ("gate", "held")
-
-    def __init__(self, gate: KdfGate) -> None:
-        self.gate = gate
-        self.held = False
-
-    def release(self) -> None:
-        """Give the slot back, if held."""
-        if self.held:
-            self.held = False
-            self.gate.release()
 
 
 def run_flow(flow: Flow[T], step: Callable[[Op], object]) -> T:

@@ -9,51 +9,69 @@ in a thread or in an event loop) up to a deadline, and are then refused.
 
 Blocking callers wait on a :class:`threading.Event`; async callers on a future of their
 own loop, woken thread-safely, so the event loop is never blocked. A released slot is
-handed straight to the oldest waiter. :meth:`KdfGate.run` gives async callers threads
-of the gate's own (as many as slots), so Argon2id never runs on the event loop and
-never takes a thread that store calls need.
+handed straight to the oldest waiter. Admitted work runs in threads of the gate's own
+(as many as slots), :meth:`KdfGate.call` for blocking callers and :meth:`KdfGate.run` for
+async ones: Argon2id never runs on an event loop, never takes a thread that store calls
+need, allocates its memory in no more than *slots* threads, and (on Linux) runs at a lower
+CPU priority than the threads that handle requests. A thread cannot be stopped: when the task
+awaiting an evaluation is cancelled (a client that hangs up), its slot stays taken until
+the evaluation ends, so the bound counts every evaluation that is still running. A
+forked child starts with fresh gates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["KdfGate", "gate_for"]
+__all__ = ["KdfGate", "Slot", "gate_for"]
 
 T = TypeVar("T")
 
+#: How much lower the CPU priority of the gate's threads is than their creator's (nice steps).
+NICE_STEP = 10
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's CPU priority by NICE_STEP (Linux: the nice value is per thread).
+
+    With N = the CPU count, a flood keeps every core busy with Argon2id; at a lower priority
+    those threads give the CPU up at once to request handling (an event loop, store calls,
+    app-code logins), which then does not queue behind recovery-code checks.
+    """
+    tid = threading.get_native_id()
+    # Best effort: where a sandbox forbids it, the thread keeps its creator's priority (an
+    # initializer that raised would break the executor, and every recovery-code check with it).
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + NICE_STEP, 19))
+
+
+#: Only Linux gives each thread its own nice value; elsewhere the threads keep their creator's.
+_INITIALIZER = _yield_cpu if sys.platform == "linux" else None
+
 
 class _Waiter:
-    """One caller in the queue: a thread's event, or a future in some event loop."""
+    """One caller in the queue, and how to wake it: set a thread's event, or resolve a future in its loop."""
 
-    __slots__ = ("event", "future", "granted", "loop")
+    __slots__ = ("granted", "wake")
 
-    def __init__(
-        self,
-        event: threading.Event | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
-        self.event = event
-        self.loop = loop
-        self.future = future
+    def __init__(self, wake: Callable[[], object]) -> None:
+        self.wake = wake
         self.granted = False
 
-    def wake(self) -> None:
-        if self.event is not None:
-            self.event.set()
-        elif self.loop is not None and self.future is not None:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
 
-
-def _resolve(future: asyncio.Future[None]) -> None:
+def _settle(future: asyncio.Future[bool], granted: bool) -> None:
+    """Resolve an async waiter's future, unless its task was cancelled meanwhile."""
     if not future.done():
-        future.set_result(None)
+        future.set_result(granted)
 
 
 class KdfGate:
@@ -61,7 +79,11 @@ class KdfGate:
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self._free = slots
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """All slots free, nobody waiting, no threads yet (also a forked child's start)."""
+        self._free = self.slots
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
         self._executor: ThreadPoolExecutor | None = None
@@ -92,52 +114,127 @@ class KdfGate:
 
     def acquire(self, timeout: float) -> bool:
         """Wait up to *timeout* seconds for a slot (blocking); whether one was taken."""
-        waiter = _Waiter(event=threading.Event())
+        event = threading.Event()
+        waiter = _Waiter(event.set)
         with self._lock:
             if self._take_or_queue(waiter):
                 return True
-        assert waiter.event is not None  # noqa: S101 - made just above
-        return waiter.event.wait(timeout) or self._give_up(waiter)
+        return event.wait(timeout) or self._give_up(waiter)
 
     async def acquire_async(self, timeout: float) -> bool:
-        """Wait up to *timeout* seconds for a slot without blocking the event loop."""
+        """Wait up to *timeout* seconds for a slot without blocking the event loop.
+
+        One future and one timer per waiter, no task and no exception on the way: when a
+        flood's waiters reach their deadline together, each costs the loop little.
+        """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        waiter = _Waiter(loop=loop, future=future)
+        future: asyncio.Future[bool] = loop.create_future()
+        # call_soon_threadsafe passes positional arguments only.
+        waiter = _Waiter(functools.partial(loop.call_soon_threadsafe, _settle, future, True))  # noqa: FBT003
         with self._lock:
             if self._take_or_queue(waiter):
                 return True
+        deadline = loop.call_later(timeout, self._expire, waiter, future)
         try:
-            await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
-            return self._give_up(waiter)
+            return await future
         except asyncio.CancelledError:
             if self._give_up(waiter):
-                self.release()
+                self.release()  # handed over meanwhile: pass it on
             raise
-        return True
+        finally:
+            deadline.cancel()
+
+    def _expire(self, waiter: _Waiter, future: asyncio.Future[bool]) -> None:
+        """At an async waiter's deadline, in its loop: refuse it, unless a slot was handed over meanwhile."""
+        if not self._give_up(waiter):
+            _settle(future, granted=False)
 
     def release(self) -> None:
         """Return a slot: to the oldest waiter if there is one, else to the pool."""
         with self._lock:
-            if self._waiters:
+            while self._waiters:
                 waiter = self._waiters.popleft()
                 waiter.granted = True
-                waiter.wake()
-            else:
-                self._free += 1
+                try:
+                    waiter.wake()
+                except RuntimeError:  # its event loop was closed under it: nobody is left to wake
+                    continue
+                return
+            self._free += 1
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """Run *work* (holding a slot) in one of the gate's threads, off the event loop."""
+    def _submit(self, work: Callable[[], T]) -> Future[T]:
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.slots, thread_name_prefix="totpcore-kdf")
-            executor = self._executor
-        return await asyncio.get_running_loop().run_in_executor(executor, work)
+                self._executor = ThreadPoolExecutor(
+                    self.slots, thread_name_prefix="totpcore-kdf", initializer=_INITIALIZER
+                )
+            return self._executor.submit(work)
+
+    def call(self, work: Callable[[], T]) -> T:
+        """Run *work* (under a held slot) in one of the gate's threads; wait for its result.
+
+        Argon2id allocates its memory in the thread that runs it, and glibc keeps a freed
+        block in the arena of that thread: run in the callers' threads, a flood across
+        hundreds of threads would leave about the KDF's memory in every arena (up to 8 per
+        core). In the gate's *slots* threads, memory stays near *slots* times the KDF's.
+        """
+        return self._submit(work).result()
+
+    async def run(self, work: Callable[[], T], slot: Slot) -> T:
+        """:meth:`call` for the event loop: awaited, so the loop never runs or waits for *work*.
+
+        If the awaiting task is cancelled, *work* runs on (a thread cannot be stopped)
+        and *slot* is given back only when it ends.
+        """
+        running = self._submit(work)
+        try:
+            return await asyncio.wrap_future(running)
+        except asyncio.CancelledError:
+            slot.release_after(running)
+            raise
+
+
+class Slot:
+    """A flow's hold on a slot of *gate*; released at the latest when the flow ends."""
+
+    __slots__ = ("gate", "held")
+
+    def __init__(self, gate: KdfGate) -> None:
+        self.gate = gate
+        self.held = False
+
+    def release(self) -> None:
+        """Give the slot back, if held."""
+        if self.held:
+            self.held = False
+            self.gate.release()
+
+    def release_after(self, running: Future[T]) -> None:
+        """Hand the slot, if held, to *running*: it is given back when that work ends."""
+        if self.held:
+            self.held = False
+            running.add_done_callback(lambda _: self.gate.release())
 
 
 _GATES: dict[int, KdfGate] = {}
 _GATES_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (a pre-forking app server) starts with fresh gates.
+
+    Only the forking thread survives a fork: the parent's gate threads, the holders of
+    its slots and its waiters are gone, and a lock held at that moment stays held. Each
+    gate (services keep a reference to theirs) starts again with every slot free.
+    """
+    global _GATES_LOCK  # noqa: PLW0603 - replaced, not mutated: the parent's may be held
+    _GATES_LOCK = threading.Lock()
+    for gate in _GATES.values():
+        gate._fresh()  # noqa: SLF001 - this module's own
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def gate_for(slots: int) -> KdfGate:

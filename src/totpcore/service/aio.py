@@ -94,7 +94,7 @@ class AsyncMfaService(Face):
         if isinstance(op, Call):
             return await getattr(self._store, op.method)(*op.args, **op.kwargs)
         if isinstance(op, Compute):
-            return await self._gate.run(op.work)
+            return await self._gate.run(op.work, slot)
         if isinstance(op, Reserve):
             slot.held = await self._gate.acquire_async(self._core.policy.kdf_wait)
             return slot.held

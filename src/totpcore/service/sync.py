@@ -1,7 +1,8 @@
 """MfaService: the MFA flow over a blocking store (``docs/integration.md``).
 
 Every method runs one flow of ``_flow.Core`` with blocking calls: the store is called
-in place, Argon2id runs in the calling thread once the process-wide gate admits it.
+in place; once the process-wide gate admits it, Argon2id runs in one of the gate's
+threads while the calling thread waits (so its memory stays in a bounded set of threads).
 Every state change the flow relies on is one atomic store operation, so two app servers
 handling the same user at the same moment cannot both accept one code, both use one
 recovery code, or slip past the throttle together.
@@ -93,11 +94,11 @@ class MfaService(Face):
             slot.release()
 
     def _step(self, slot: Slot, op: Op) -> object:
-        """Perform one operation of a flow: blocking store call, Argon2id in this thread."""
+        """Perform one operation of a flow: blocking store call, Argon2id in a gate thread (waited for)."""
         if isinstance(op, Call):
             return getattr(self._store, op.method)(*op.args, **op.kwargs)
         if isinstance(op, Compute):
-            return op.work()
+            return self._gate.call(op.work)
         if isinstance(op, Reserve):
             slot.held = self._gate.acquire(self._core.policy.kdf_wait)
             return slot.held

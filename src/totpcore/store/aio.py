@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final, ParamSpec, TypeVar
 
 from totpcore._checks import check_int
+from totpcore.errors import StoreError
 from totpcore.store.base import Claim, Status, Store, UserRecord
 from totpcore.throttle import Throttle
 
@@ -43,11 +44,14 @@ class AsyncStoreAdapter:
         check_int("workers", workers, 1, 64)
         self.store = store
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="totpcore-store")
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"AsyncStoreAdapter({self.store!r})"
 
     async def _call(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(method, *args, **kwargs))
 
@@ -193,8 +197,11 @@ class AsyncStoreAdapter:
         return await self._call(self.store.reset, user_id)
 
     async def close(self) -> None:
-        """Close the blocking store and stop the threads."""
+        """Close the blocking store and stop the threads. The store is unusable afterwards."""
+        if self._closed:
+            return
         try:
             await self._call(self.store.close)
         finally:
+            self._closed = True
             self._executor.shutdown(wait=False)
