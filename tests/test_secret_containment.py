@@ -181,26 +181,45 @@ class TestPlantedRecoveryCodes:
             alice.service.verify("alice", chosen)
         raw.close()
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="open: sets in the unsealed rc1 format are accepted so that the previous release's sets keep "
-        "working, so a writer of the tables can replace a sealed set by an rc1 set of codes they chose",
-    )
     def test_downgrade_to_the_unsealed_scheme(self, alice: User, backend: Backend) -> None:
-        """A whole rc1 set written in place of the sealed one does not log in."""
+        """A whole unsealed (rc1) set written in place of the sealed one is refused: RecordError.
+
+        Only a deployment that switched Policy.accept_unsealed_recovery on (a transition
+        from a release that stored digests unsealed) accepts such sets, and with them this
+        planting: docs/security.md says so.
+        """
         chosen = recovery.generate_codes(1)[0]
         planted = recovery.hash_codes([chosen], params=CHEAP, context=b"alice", sealed=False)
         raw = RawDb(backend)
         raw.execute("UPDATE totpcore_users SET recovery_params = ? WHERE user_id = 'alice'", planted.params)
         raw.execute("DELETE FROM totpcore_recovery WHERE user_id = 'alice'")
         raw.execute("INSERT INTO totpcore_recovery VALUES ('alice', 0, ?)", planted.digests[0])
+        before = raw.snapshot()
+        with pytest.raises(RecordError, match="stored unsealed"):
+            alice.service.verify("alice", chosen)
+        assert raw.snapshot() == before
+        assert alice.service.verify("alice", alice.app_code()).ok
+        # An app login does not seal (and so bless) the planted set.
+        assert raw.snapshot()["totpcore_recovery"] == before["totpcore_recovery"]
         raw.close()
-        assert not alice.service.verify("alice", chosen).ok
+        assert transitional(alice).verify("alice", chosen).ok
+
+
+def transitional(alice: User) -> MfaService:
+    """A service on alice's store that still accepts unsealed sets (Policy.accept_unsealed_recovery)."""
+    return MfaService(
+        alice.store,
+        issuer="EMR",
+        keyring=RING,
+        policy=Policy(recovery_kdf=CHEAP, accept_unsealed_recovery=True),
+        clock=lambda: alice.clock[0],
+        audit=print,
+    )
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
 class TestLegacyRecoverySets:
-    """A set stored unsealed by the previous release keeps working and is sealed at the first chance."""
+    """A set stored unsealed by the previous release: sealed by rotate_keys(), or used during a transition."""
 
     @pytest.fixture
     def legacy(self, alice: User) -> tuple[list[str], str, dict[int, bytes]]:
@@ -235,9 +254,9 @@ class TestLegacyRecoverySets:
     def test_sealed_after_a_recovery_login(
         self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]]
     ) -> None:
-        """A legacy code logs in; the rest of the set is then sealed, and still works."""
-        codes = legacy[0]
-        assert alice.service.verify("alice", codes[0]).recovery_codes_left == 4
+        """In a transition, a legacy code logs in; the rest of the set is then sealed, and still works."""
+        codes, service = legacy[0], transitional(alice)
+        assert service.verify("alice", codes[0]).recovery_codes_left == 4
         self.check_sealed(alice, legacy, 4)
         assert alice.service.verify("alice", codes[1]).recovery_codes_left == 3
         assert alice.service.verify("alice", codes[0]).outcome is Outcome.INVALID
@@ -245,8 +264,8 @@ class TestLegacyRecoverySets:
     def test_sealed_after_an_app_login(
         self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]]
     ) -> None:
-        """An app-code login seals the set; every legacy code still works."""
-        assert alice.service.verify("alice", alice.app_code()).ok
+        """In a transition, an app-code login seals the set; every legacy code then works everywhere."""
+        assert transitional(alice).verify("alice", alice.app_code()).ok
         self.check_sealed(alice, legacy, 5)
         assert alice.service.verify("alice", legacy[0][4]).recovery_codes_left == 4
 
@@ -280,6 +299,14 @@ class TestLegacyRecoverySets:
         assert record.key_id == "k2"
         assert rotated.verify("alice", legacy[0][3]).ok
         assert rotated.verify("alice", alice.app_code()).ok
+
+    def test_refused_by_default(self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]]) -> None:
+        """Without the transition switch an unsealed set is refused, and an app login leaves it unsealed."""
+        with pytest.raises(RecordError, match="rotate-keys"):
+            alice.service.verify("alice", legacy[0][0])
+        assert alice.service.verify("alice", alice.app_code()).ok
+        assert alice.stored_set()[0] == legacy[1]
+        assert alice.service.state("alice").recovery_codes_left == 0
 
     def test_sealed_by_rotate_keys(
         self, alice: User, legacy: tuple[list[str], str, dict[int, bytes]]

@@ -221,14 +221,24 @@ class Core:
                 "the stored secret, digits, period or algorithm of this user are not ones totpcore issues"
             ) from None
 
-    def _recovery_set(self, record: UserRecord) -> tuple[str, dict[int, bytes]]:
-        """The parameter string and unsealed digests of a record's recovery set, or RecordError."""
+    def _recovery_set(self, record: UserRecord, *, unsealed: bool = False) -> tuple[str, dict[int, bytes]]:
+        """The parameter string and unsealed digests of a record's recovery set, or RecordError.
+
+        A set stored before digests were sealed (scheme rc1) is refused unless *unsealed*
+        (key rotation, which seals it) or ``Policy.accept_unsealed_recovery`` allow it:
+        anyone who can write the tables could store such a set with codes of their own.
+        """
         damaged = sorted(record.damaged & RECOVERY_COLUMNS)
         if damaged or record.recovery_params is None:
             raise RecordError("the stored recovery codes of this user cannot be used (altered or corrupt)")
         params = record.recovery_params
         try:
             shape = recovery.CodeSetParams.parse(params)
+            if not (shape.sealed or unsealed or self.policy.accept_unsealed_recovery):
+                raise RecordError(
+                    "this user's recovery codes are stored unsealed (written before digests were sealed): "
+                    "run rotate_keys() (totpcore admin rotate-keys) to seal them"
+                )
             digests = {
                 index: (
                     self.keyring.unseal(blob, user_id=record.user_id, context=_digest_context(index))
@@ -595,7 +605,7 @@ class Core:
 
     def _recovery_swap(self, record: UserRecord) -> dict[str, object] | None:
         """The reseal_recovery arguments that put a set under the current key (sealing it if needed)."""
-        params, digests = self._recovery_set(record)
+        params, digests = self._recovery_set(record, unsealed=True)
         shape = recovery.CodeSetParams.parse(params)
         stored = dict(record.recovery)
         if shape.sealed and not any(self.keyring.needs_reseal(blob) for blob in stored.values()):
@@ -611,16 +621,24 @@ class Core:
         return {"old_params": params, "new_params": replace(shape, sealed=True).encode(), "digests": fresh}
 
     def _seal_unsealed_recovery(self, record: UserRecord, now: float) -> Flow[None]:
-        """After a success: seal a set stored before digests were sealed (once per user)."""
+        """After a success, while ``Policy.accept_unsealed_recovery`` holds: seal a set stored unsealed.
+
+        Without that switch an unsealed set is refused, and a login must not seal it either:
+        it may have been planted.
+        """
         params = record.recovery_params
-        if params is None or record.damaged or not params.startswith(f"${recovery.SCHEME}$"):
+        if (
+            not self.policy.accept_unsealed_recovery
+            or params is None
+            or record.damaged
+            or not params.startswith(f"${recovery.SCHEME}$")
+        ):
             return
         try:
-            swap = self._recovery_swap(record)
+            swap = self._recovery_swap(record)  # never None for an unsealed set
         except RecordError:
             return  # a set that cannot be read is refused when used; never fail a success here
-        if swap is not None:
-            yield call(Store.reseal_recovery, record.user_id, now=now, **swap)
+        yield call(Store.reseal_recovery, record.user_id, now=now, **swap)
 
     # -- shared steps --------------------------------------------------------------
 

@@ -292,6 +292,11 @@ class Policy:
             one gate, so the bound holds across them and across both faces.
         kdf_wait: seconds a recovery-code check waits, in order, for a free slot before
             it is refused as BUSY (not counted as the user's failure).
+        accept_unsealed_recovery: accept recovery sets stored before digests were sealed
+            (by totpcore before schema 2), and seal each at its user's next successful
+            login. Off by default: anyone able to write the tables could store such a set
+            with codes of their own. Upgrading deployments run ``rotate_keys()`` once
+            instead; switch this on only for the transition, if they cannot.
 
     Raises:
         TypeError, ConfigurationError: any field out of range.
@@ -310,6 +315,7 @@ class Policy:
     mandatory_from: float | None = None
     kdf_concurrency: int | None = None
     kdf_wait: float = DEFAULT_KDF_WAIT
+    accept_unsealed_recovery: bool = False
 
     def __post_init__(self) -> None:
         if type(self.window) is not Window:
@@ -330,6 +336,8 @@ class Policy:
             raise ConfigurationError("mandatory_from must be None or a finite, non-negative Unix time")
         if self.kdf_concurrency is not None:
             check_int("kdf_concurrency", self.kdf_concurrency, 1, MAX_KDF_CONCURRENCY)
+        if type(self.accept_unsealed_recovery) is not bool:
+            raise TypeError("accept_unsealed_recovery must be a bool")
         if not (type(self.kdf_wait) in (int, float) and 0 < self.kdf_wait <= MAX_KDF_WAIT):
             raise ConfigurationError(f"kdf_wait must be more than 0 and at most {MAX_KDF_WAIT:g} seconds")
 
