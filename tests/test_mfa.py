@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from helpers import record_calls
+from service_support import CHEAP_KDF, Clock, Phone
 from store_support import Backend, pg_schema
 from totpcore import (
-    TOTP,
     Algorithm,
     ConfigurationError,
     EnrollmentError,
@@ -26,7 +26,6 @@ from totpcore import (
     Window,
 )
 from totpcore.hotp import _KeyedOtp
-from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import (
     AuditEvent,
@@ -41,42 +40,7 @@ from totpcore.service import (
 from totpcore.store import MemoryStore, SQLiteStore, Status, Store
 from totpcore.throttle import Throttle
 
-START = 1_700_000_010.0  # 10 s into step 56_666_667
-CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's speed, not production
 POLICY = Policy(recovery_kdf=CHEAP_KDF)
-
-
-class Clock:
-    """A settable clock: the service reads time only through it."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        """Read the time."""
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Let time pass."""
-        self.now += seconds
-
-
-class Phone:
-    """An authenticator app whose clock is off by `skew` seconds."""
-
-    def __init__(self, secret_base32: str, clock: Clock, skew: float = 0.0) -> None:
-        self.totp = TOTP(Secret.from_base32(secret_base32))
-        self.clock = clock
-        self.skew = skew
-
-    def code(self, *, steps_later: int = 0) -> str:
-        """The code the app shows now (or some steps later)."""
-        return self.totp.at(self.clock.now + self.skew + 30 * steps_later)
-
-    def wrong_code(self) -> str:
-        """A well-formed code that no step near the phone's clock produces."""
-        near = {self.code(steps_later=k) for k in range(-5, 6)}
-        return next(c for c in ("918273", "564738", "102938", "847561") if c not in near)
 
 
 @dataclasses.dataclass
