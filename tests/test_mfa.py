@@ -594,19 +594,32 @@ class TestResyncOutcomes:
         assert world.service.resync("alice", [phone.code(), "12x456"]).outcome is Outcome.MALFORMED
 
     @pytest.mark.parametrize(
-        "codes", [["000000"] * 20_000, "123456654321", None], ids=["many", "str", "None"]
+        "codes",
+        [
+            ["000000"] * 20_000,
+            ["000000"] * 11,
+            "123456654321",
+            None,
+            (code for code in ("123456", "654321")),
+            {"123456", "654321"},
+            [123456, 654321],
+            b"123456654321",
+        ],
+        ids=["20000", "11", "str", "None", "generator", "set", "ints", "bytes"],
     )
     def test_unbounded_codes_are_malformed(
         self, world: World, codes: object, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """20000 codes, a str or None: MALFORMED and counted, without computing a single HMAC."""
+        """Anything but a list or tuple of 2 to 10 str: one counted MALFORMED attempt, not a single HMAC."""
         world.enrol()
         hmacs = record_calls(monkeypatch, _KeyedOtp, "_code")
-        assert world.service.resync("alice", codes).outcome is Outcome.MALFORMED  # type: ignore[arg-type]
+        result = world.service.resync("alice", codes)  # type: ignore[arg-type]
+        assert result == LoginResult(Outcome.MALFORMED, Method.TOTP)
         assert hmacs == []
         record = world.store.load("alice")
         assert record is not None
         assert record.failures == 1
+        assert (world.events[-1].type, world.events[-1].outcome) == (EventType.RESYNC, Outcome.MALFORMED)
 
     def test_non_text_code_is_malformed(self, world: World) -> None:
         """An int is not a code (its leading zeros are gone): MALFORMED, counted."""
