@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn, TypeVar
 
 from totpcore import recovery
-from totpcore._checks import COUNTER_LIMIT
 from totpcore.errors import (
     ConfigurationError,
     EnrollmentError,
@@ -56,6 +55,7 @@ from totpcore.service.model import (
     check_actor,
     check_reason,
     check_user_id,
+    is_unix_time,
 )
 from totpcore.store.base import (
     APP_COLUMNS,
@@ -211,7 +211,7 @@ class Core:
                 time steps fit in 64 bits (RFC 4226 §5.2). Raised before any store call.
         """
         now = self.clock()
-        if type(now) not in (int, float) or not (math.isfinite(now) and 0 <= now < COUNTER_LIMIT):
+        if not is_unix_time(now):
             raise ConfigurationError(
                 "the service clock returned something that is not a finite, non-negative Unix time; "
                 "nothing was written"
