@@ -525,6 +525,8 @@ class Core:
             now=now,
         )
         if not replaced:
+            # The enrolment whose code was accepted is gone (reset, maybe re-enrolled): audited.
+            yield self._emit(EventType.RECOVERY_CODES_REGENERATED, user_id, now, outcome=Outcome.NOT_ENROLLED)
             raise EnrollmentError(
                 "MFA is not enabled for this user any more (reset meanwhile); nothing was replaced"
             )

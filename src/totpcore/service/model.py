@@ -220,7 +220,9 @@ class EventType(enum.Enum):
 class AuditEvent:
     """One audit record. Never holds a code, a recovery code, a secret or a URI.
 
-    A RESET of a user who had no record carries ``outcome=NOT_ENROLLED``.
+    A RESET of a user who had no record carries ``outcome=NOT_ENROLLED``, and so does a
+    RECOVERY_CODES_REGENERATED whose enrolment was reset after its app code was accepted
+    (nothing was replaced).
     """
 
     type: EventType
