@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo system-deps test bench clean
+.PHONY: demo system-deps test soak bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "totpcore needs Python 3.10 or newer")'
@@ -49,6 +49,11 @@ test: system-deps $(BIN)/python
 	$(BIN)/mypy
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
+
+## make soak: the state-machine test alone, long (HYPOTHESIS_PROFILE=soak), on all three stores.
+soak: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	HYPOTHESIS_PROFILE=soak $(BIN)/pytest tests/test_state_machine.py
 
 ## make bench: time totpcore against pyotp and cryptography in one run.
 bench: $(BIN)/python

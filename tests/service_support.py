@@ -5,13 +5,15 @@ The children are spawned, so they must live in an importable module, never in a 
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 
 from store_support import BARRIER_TIMEOUT, Backend
 from totpcore import TOTP, Secret
-from totpcore.recovery import Argon2Params
+from totpcore.recovery import Argon2Params, generate_codes
 from totpcore.sealing import KeyRing
 from totpcore.service import MfaService, Policy
 from totpcore.throttle import Throttle
@@ -21,6 +23,24 @@ CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's spe
 #: Cheap hashing for speed; a throttle loose enough that every racer is evaluated, so the
 #: only thing standing between two racers and two successes is the store's atomicity.
 RACE_POLICY = Policy(recovery_kdf=CHEAP_KDF, throttle=Throttle(free_attempts=98, lockout=99))
+
+
+#: Clock readings no correct server reports: not a number, infinite, negative, beyond 64-bit
+#: steps, or not a number at all.
+BAD_CLOCKS = (math.nan, math.inf, -math.inf, -1, -0.5, 1e300, 2**64, 10**400, "1700000000", None, True)
+RECOVERY_CODE = generate_codes(1)[0]  # well formed, so verify() takes the recovery-code path
+#: Every service method that reads the clock; alice is ENABLED, bob PENDING.
+CLOCK_CALLS: dict[str, Callable[[MfaService], object]] = {
+    "verify": lambda svc: svc.verify("alice", "123456"),
+    "verify_recovery": lambda svc: svc.verify("alice", RECOVERY_CODE),
+    "resync": lambda svc: svc.resync("alice", ["123456", "654321"]),
+    "confirm_enrollment": lambda svc: svc.confirm_enrollment("bob", "123456"),
+    "begin_enrollment": lambda svc: svc.begin_enrollment("bob", account="bob"),
+    "regenerate_recovery_codes": lambda svc: svc.regenerate_recovery_codes("alice", "123456"),
+    "reset": lambda svc: svc.reset("alice", actor="helpdesk", reason="ticket 1"),
+    "state": lambda svc: svc.state("alice"),
+    "rotate_keys": lambda svc: svc.rotate_keys(),
+}
 
 
 class Clock:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
 
-from service_support import CHEAP_KDF, Clock, Phone
+from service_support import BAD_CLOCKS, CHEAP_KDF, CLOCK_CALLS, Clock, Phone
 from totpcore import ConfigurationError, EnrollmentError
-from totpcore.recovery import generate_codes
 from totpcore.sealing import KeyRing
 from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.store import ClaimResult, Status, Store
@@ -129,26 +127,8 @@ class TestClockSkew:
         assert slow.verify("alice", codes[0]).ok
 
 
-#: Clock readings no correct server reports: not a number, infinite, negative, beyond 64-bit
-#: steps, or not a number at all.
-BAD_CLOCKS = (math.nan, math.inf, -math.inf, -1, -0.5, 1e300, 2**64, 10**400, "1700000000", None, True)
-RECOVERY_CODE = generate_codes(1)[0]  # well formed, so verify() takes the recovery-code path
-#: Every service method that reads the clock; alice is ENABLED, bob PENDING.
-CALLS: dict[str, Callable[[MfaService], object]] = {
-    "verify": lambda svc: svc.verify("alice", "123456"),
-    "verify_recovery": lambda svc: svc.verify("alice", RECOVERY_CODE),
-    "resync": lambda svc: svc.resync("alice", ["123456", "654321"]),
-    "confirm_enrollment": lambda svc: svc.confirm_enrollment("bob", "123456"),
-    "begin_enrollment": lambda svc: svc.begin_enrollment("bob", account="bob"),
-    "regenerate_recovery_codes": lambda svc: svc.regenerate_recovery_codes("alice", "123456"),
-    "reset": lambda svc: svc.reset("alice", actor="helpdesk", reason="ticket 1"),
-    "state": lambda svc: svc.state("alice"),
-    "rotate_keys": lambda svc: svc.rotate_keys(),
-}
-
-
 @ALL
-@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("call", CLOCK_CALLS)
 def test_a_bad_clock_is_refused_before_the_store_is_touched(store: Store, call: str) -> None:
     """NaN, infinities, negatives, beyond 64-bit steps, a str, None, a bool: ConfigurationError, no effect."""
     clock = Clock()
@@ -161,7 +141,7 @@ def test_a_bad_clock_is_refused_before_the_store_is_touched(store: Store, call: 
     for value in BAD_CLOCKS:
         reading[0] = value
         with pytest.raises(ConfigurationError, match="clock"):
-            CALLS[call](bad)
+            CLOCK_CALLS[call](bad)
     assert spy.calls == []
     assert events == []
     assert [store.load(user) for user in ("alice", "bob")] == before
