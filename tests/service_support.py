@@ -25,11 +25,11 @@ CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's spe
 RACE_POLICY = Policy(recovery_kdf=CHEAP_KDF, throttle=Throttle(free_attempts=98, lockout=99))
 
 
-#: Clock readings no correct server reports: not a number, infinite, negative, beyond 64-bit
-#: steps, or not a number at all.
+#: Clock readings no correct server reports: NaN, infinite, negative, 2**64 s or more (an int
+#: too large for a float too), or not an int or float at all.
 BAD_CLOCKS = (math.nan, math.inf, -math.inf, -1, -0.5, 1e300, 2**64, 10**400, "1700000000", None, True)
 RECOVERY_CODE = generate_codes(1)[0]  # well formed, so verify() takes the recovery-code path
-#: Every service method that reads the clock; alice is ENABLED, bob PENDING.
+#: Every service method that reads the clock, on alice (ENABLED in the tests) or bob (PENDING).
 CLOCK_CALLS: dict[str, Callable[[MfaService], object]] = {
     "verify": lambda svc: svc.verify("alice", "123456"),
     "verify_recovery": lambda svc: svc.verify("alice", RECOVERY_CODE),

@@ -207,8 +207,9 @@ class Core:
         """Read the clock; refuse a time no correct server could report.
 
         Raises:
-            ConfigurationError: not a finite, non-negative number of Unix seconds whose
-                time steps fit in 64 bits (RFC 4226 §5.2). Raised before any store call.
+            ConfigurationError: not an ``int`` or ``float`` from 0 to below 2**64 Unix
+                seconds (:func:`~totpcore.service.model.is_unix_time`): NaN, an infinity, a
+                negative or huge number, anything else. Raised before any store call.
         """
         now = self.clock()
         if not is_unix_time(now):
