@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -155,6 +156,40 @@ def test_mandatory_from_is_a_time_the_clock_could_report(value: object) -> None:
     assert [Policy(mandatory_from=t).mandatory_from for t in (0, 2**64 - 1, None)] == [0, 2**64 - 1, None]
 
 
+@dataclasses.dataclass
+class Midway:
+    """Server A, whose request support and the user on server B interrupt; what B left behind."""
+
+    a: MfaService
+    b: MfaService
+    events: list[AuditEvent]  # A's audit events
+    old_phone: Phone
+    old_codes: list[str]
+    fresh: list[tuple[Phone, list[str]]]  # B's new enrolment: phone and recovery codes, once made
+
+
+def midway(
+    store: Store, clock: Clock, after: str, throttle: Throttle = STRICT, then: Callable[[], object] = list
+) -> Midway:
+    """Alice enrolled through B, and A set to be interrupted right after its next *after* store call.
+
+    The interruption: support resets alice on B, she enrols a new phone and confirms it
+    there, and *then* runs.
+    """
+    spy, events = Spy(store), list[AuditEvent]()
+    a, b = server(spy, clock, throttle=throttle, events=events), server(store, clock, throttle=throttle)
+    old_phone, old_codes = enrol(b, clock)
+    clock.advance(30)
+    fresh: list[tuple[Phone, list[str]]] = []
+
+    def interrupt() -> None:
+        fresh.append(re_enrol(b, clock))
+        then()
+
+    spy.after[after] = interrupt
+    return Midway(a, b, events, old_phone, old_codes, fresh)
+
+
 @ALL
 class TestEnrolmentGeneration:
     """A claims for one enrolment; support resets, the user re-enrols on B; A's write then fails (13.3).
@@ -163,24 +198,14 @@ class TestEnrolmentGeneration:
     right after A's claim (or A's accept), on the same store.
     """
 
-    def servers(
-        self, store: Store, clock: Clock, throttle: Throttle = STRICT
-    ) -> tuple[MfaService, MfaService, Spy, list[AuditEvent]]:
-        """Server A (over a spy, with its audit events) and server B, on one store and one clock."""
-        spy, events = Spy(store), list[AuditEvent]()
-        return server(spy, clock, throttle=throttle, events=events), server(store, clock), spy, events
-
     def test_an_old_app_code_is_not_accepted_into_the_new_enrolment(self, store: Store) -> None:
         """accept_step names the claimed enrolment: A reports REPLAYED, B's enrolment keeps its last step."""
         clock = Clock()
-        a, b, spy, events = self.servers(store, clock)
-        old_phone, _ = enrol(b, clock)
-        clock.advance(30)
-        fresh: list[tuple[Phone, list[str]]] = []
-        spy.after["claim_attempt"] = lambda: fresh.append(re_enrol(b, clock))
+        scene = midway(store, clock, after="claim_attempt")
         # A step later than B's confirmation, so only the enrolment id can refuse it.
-        assert a.verify("alice", old_phone.code(steps_later=1)) == LoginResult(Outcome.REPLAYED, Method.TOTP)
-        assert (events[-1].type, events[-1].outcome, events[-1].method) == (
+        result = scene.a.verify("alice", scene.old_phone.code(steps_later=1))
+        assert result == LoginResult(Outcome.REPLAYED, Method.TOTP)
+        assert (scene.events[-1].type, scene.events[-1].outcome, scene.events[-1].method) == (
             EventType.LOGIN,
             Outcome.REPLAYED,
             Method.TOTP,
@@ -188,44 +213,35 @@ class TestEnrolmentGeneration:
         record = store.load("alice")
         assert record is not None
         assert (record.status, record.last_step, record.failures) == (Status.ENABLED, int(clock.now) // 30, 0)
-        new_phone, _ = fresh[0]
-        assert b.verify("alice", new_phone.code(steps_later=1)).ok
+        new_phone, _ = scene.fresh[0]
+        assert scene.b.verify("alice", new_phone.code(steps_later=1)).ok
 
     def test_an_old_recovery_code_is_not_consumed_from_the_new_enrolment(self, store: Store) -> None:
         """consume_recovery names the claimed enrolment: A reports REPLAYED, the new set is whole."""
-        clock = Clock()
-        a, b, spy, events = self.servers(store, clock)
-        _, old_codes = enrol(b, clock)
-        fresh: list[tuple[Phone, list[str]]] = []
-        spy.after["claim_attempt"] = lambda: fresh.append(re_enrol(b, clock))
-        assert a.verify("alice", old_codes[0]) == LoginResult(Outcome.REPLAYED, Method.RECOVERY)
-        assert (events[-1].type, events[-1].outcome, events[-1].method) == (
+        scene = midway(store, Clock(), after="claim_attempt")
+        assert scene.a.verify("alice", scene.old_codes[0]) == LoginResult(Outcome.REPLAYED, Method.RECOVERY)
+        assert (scene.events[-1].type, scene.events[-1].outcome, scene.events[-1].method) == (
             EventType.LOGIN,
             Outcome.REPLAYED,
             Method.RECOVERY,
         )
-        state = b.state("alice")
+        state = scene.b.state("alice")
         assert (state.status, state.recovery_codes_left) == (Status.ENABLED, 5)
-        _, new_codes = fresh[0]
-        assert b.verify("alice", new_codes[0]).ok
+        _, new_codes = scene.fresh[0]
+        assert scene.b.verify("alice", new_codes[0]).ok
 
     def test_a_regeneration_does_not_replace_the_new_enrolments_codes(self, store: Store) -> None:
         """replace_recovery names the claimed enrolment: A raises and audits NOT_ENROLLED; B's codes work."""
-        clock = Clock()
-        a, b, spy, events = self.servers(store, clock)
-        old_phone, _ = enrol(b, clock)
-        clock.advance(30)
-        fresh: list[tuple[Phone, list[str]]] = []
-        spy.after["accept_step"] = lambda: fresh.append(re_enrol(b, clock))
+        scene = midway(store, Clock(), after="accept_step")
         with pytest.raises(EnrollmentError, match="reset meanwhile"):
-            a.regenerate_recovery_codes("alice", old_phone.code())
-        assert [(e.type, e.outcome) for e in events] == [
+            scene.a.regenerate_recovery_codes("alice", scene.old_phone.code())
+        assert [(e.type, e.outcome) for e in scene.events] == [
             (EventType.LOGIN, Outcome.ACCEPTED),  # the code was good, for the enrolment then in force
             (EventType.RECOVERY_CODES_REGENERATED, Outcome.NOT_ENROLLED),
         ]
-        _, new_codes = fresh[0]
-        assert b.state("alice").recovery_codes_left == 5
-        assert all(b.verify("alice", code).ok for code in new_codes)
+        _, new_codes = scene.fresh[0]
+        assert scene.b.state("alice").recovery_codes_left == 5
+        assert all(scene.b.verify("alice", code).ok for code in new_codes)
 
     def test_a_failed_guess_does_not_lock_the_new_enrolment(self, store: Store) -> None:
         """lock_if_exhausted names the claimed enrolment: A's failure cannot lock B's enrolment.
@@ -235,20 +251,19 @@ class TestEnrolmentGeneration:
         enrolment, must not.
         """
         clock, throttle = Clock(), Throttle(free_attempts=2, lockout=3)
-        a, b, spy, events = self.servers(store, clock, throttle)
-        old_phone, _ = enrol(b, clock)
 
-        def re_enrol_and_claim_lockout_attempts() -> None:
-            re_enrol(b, clock)
+        def claim_lockout_attempts() -> None:
             for _ in range(throttle.lockout):
                 claimed = store.claim_attempt(
                     "alice", status=Status.ENABLED, now=clock.now, throttle=throttle
                 )
                 assert claimed.result is ClaimResult.CLAIMED
 
-        spy.after["claim_attempt"] = re_enrol_and_claim_lockout_attempts
-        assert a.verify("alice", old_phone.wrong_code()) == LoginResult(Outcome.INVALID, Method.TOTP)
-        assert (events[-1].type, events[-1].outcome) == (EventType.LOGIN, Outcome.INVALID)
+        scene = midway(store, clock, after="claim_attempt", throttle=throttle, then=claim_lockout_attempts)
+        assert scene.a.verify("alice", scene.old_phone.wrong_code()) == LoginResult(
+            Outcome.INVALID, Method.TOTP
+        )
+        assert (scene.events[-1].type, scene.events[-1].outcome) == (EventType.LOGIN, Outcome.INVALID)
         record = store.load("alice")
         assert record is not None
         assert (record.status, record.failures) == (Status.ENABLED, throttle.lockout)
