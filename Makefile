@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo system-deps test bench mutation example screenshots clean
+.PHONY: demo system-deps test soak bench mutation example screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "totpcore needs Python 3.10 or newer")'
@@ -59,6 +59,11 @@ example: $(BIN)/python
 screenshots: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	EMR_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_emr_example.py
+
+## make soak: the state-machine test alone, long (HYPOTHESIS_PROFILE=soak), on all three stores.
+soak: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	HYPOTHESIS_PROFILE=soak $(BIN)/pytest tests/test_state_machine.py
 
 ## make bench: time totpcore against pyotp and cryptography in one run.
 bench: $(BIN)/python

@@ -15,7 +15,8 @@ from pgbouncer import PgBouncer, PgBouncerUnavailableError
 from store_support import Backend, pg_database, pg_schema
 from totpcore.store import Store
 
-# "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick.
+# "ci" runs more examples with no deadline (shared CI machines are noisy); "dev" is quick;
+# "soak" is the long run of the state-machine test (make soak sets HYPOTHESIS_PROFILE).
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None)
 # "mutation" (make mutation): mutmut runs pytest several times in one process, and the score
@@ -28,7 +29,14 @@ settings.register_profile(
     database=None,
     suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
 )
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.register_profile(
+    "soak",
+    max_examples=1000,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 # ---------------------------------------------------------------- stores (issue 6)

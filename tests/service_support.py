@@ -1,9 +1,14 @@
-"""Child processes for the MfaService race tests (spawned: they must live in an importable module)."""
+"""Helpers of the MfaService tests: a settable clock, a phone, and the child processes of the race tests.
+
+The children are spawned, so they must live in an importable module, never in a test module.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
@@ -11,19 +16,68 @@ from pathlib import Path
 
 from store_support import BARRIER_TIMEOUT, Backend, enroll, race_each
 from totpcore import TOTP, Secret, StoreError
-from totpcore.recovery import Argon2Params
+from totpcore.recovery import Argon2Params, generate_codes
 from totpcore.sealing import KeyRing
 from totpcore.service import MfaService, Policy
 from totpcore.store import SQLiteStore
 from totpcore.throttle import Throttle
 
-START = 1_700_000_010.0
+START = 1_700_000_010.0  # 10 s into step 56_666_667
+CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's speed, not production
 #: Cheap hashing for speed; a throttle loose enough that every racer is evaluated, so the
 #: only thing standing between two racers and two successes is the store's atomicity.
-RACE_POLICY = Policy(
-    recovery_kdf=Argon2Params(memory_kib=8, iterations=1, lanes=1),
-    throttle=Throttle(free_attempts=98, lockout=99),
-)
+RACE_POLICY = Policy(recovery_kdf=CHEAP_KDF, throttle=Throttle(free_attempts=98, lockout=99))
+
+
+#: Clock readings no correct server reports: NaN, infinite, negative, 2**64 s or more (an int
+#: too large for a float too), or not an int or float at all.
+BAD_CLOCKS = (math.nan, math.inf, -math.inf, -1, -0.5, 1e300, 2**64, 10**400, "1700000000", None, True)
+RECOVERY_CODE = generate_codes(1)[0]  # well formed, so verify() takes the recovery-code path
+#: Every service method that reads the clock, on alice (ENABLED in the tests) or bob (PENDING).
+CLOCK_CALLS: dict[str, Callable[[MfaService], object]] = {
+    "verify": lambda svc: svc.verify("alice", "123456"),
+    "verify_recovery": lambda svc: svc.verify("alice", RECOVERY_CODE),
+    "resync": lambda svc: svc.resync("alice", ["123456", "654321"]),
+    "confirm_enrollment": lambda svc: svc.confirm_enrollment("bob", "123456"),
+    "begin_enrollment": lambda svc: svc.begin_enrollment("bob", account="bob"),
+    "regenerate_recovery_codes": lambda svc: svc.regenerate_recovery_codes("alice", "123456"),
+    "reset": lambda svc: svc.reset("alice", actor="helpdesk", reason="ticket 1"),
+    "state": lambda svc: svc.state("alice"),
+    "rotate_keys": lambda svc: svc.rotate_keys(),
+}
+
+
+class Clock:
+    """A settable clock: the service reads time only through it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        """Read the time."""
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let time pass."""
+        self.now += seconds
+
+
+class Phone:
+    """An authenticator app whose clock is off by `skew` seconds."""
+
+    def __init__(self, secret_base32: str, clock: Clock, skew: float = 0.0) -> None:
+        self.totp = TOTP(Secret.from_base32(secret_base32))
+        self.clock = clock
+        self.skew = skew
+
+    def code(self, *, steps_later: int = 0) -> str:
+        """The code the app shows now (or some steps later)."""
+        return self.totp.at(self.clock.now + self.skew + 30 * steps_later)
+
+    def wrong_code(self) -> str:
+        """A well-formed code that no step near the phone's clock produces."""
+        near = {self.code(steps_later=k) for k in range(-5, 6)}
+        return next(c for c in ("918273", "564738", "102938", "847561") if c not in near)
 
 
 def login_child(
@@ -150,3 +204,52 @@ def sqlite_contention(path: Path, processes: int, logins: int) -> Contention:
         seconds=max(end for _, end, _ in done) - min(start for start, _, _ in done),
         latencies=tuple(sorted(end - start for start, end, _ in done)),
     )
+
+
+def ceiling_policy(lockout: int) -> Policy:
+    """Only the lockout stands in the way: lockout - 1 free attempts, a 1 ms delay, no BUSY.
+
+    64 Argon2id slots and the longest wait for one, so no recovery-code guess is refused
+    as BUSY (uncounted) instead of being evaluated.
+    """
+    return Policy(
+        recovery_kdf=CHEAP_KDF,
+        throttle=Throttle(free_attempts=lockout - 1, lockout=lockout, base_delay=0.001),
+        kdf_concurrency=64,
+        kdf_wait=60.0,
+    )
+
+
+def flood_child(
+    backend: Backend,
+    keyring_json: str,
+    floods: list[tuple[str, int, str]],
+    guesses: int,
+    barrier: Barrier,
+    out: Connection,
+) -> None:
+    """For each flood (user, lockout, guess): after the barrier, verify *guess* *guesses* times at once.
+
+    Sends, per flood, the (outcome, method) pair of each verify. The clock is the real
+    one: a frozen clock would let the 1 ms delay, never elapsing, stop the flood instead of
+    the lockout.
+    """
+    store = backend.open(create=False)
+    keyring = KeyRing.from_json(keyring_json)
+    try:
+        sent = []
+        for user_id, lockout, guess in floods:
+            service = MfaService(
+                store,
+                issuer="race",
+                keyring=keyring,
+                policy=ceiling_policy(lockout),
+                clock=time.time,
+                audit=lambda _: None,
+            )
+            barrier.wait(BARRIER_TIMEOUT)
+            results = [service.verify(user_id, guess) for _ in range(guesses)]
+            sent.append([(r.outcome.value, None if r.method is None else r.method.value) for r in results])
+        out.send(sent)
+    finally:
+        store.close()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from helpers import record_calls
+from service_support import CHEAP_KDF, Clock, Phone
 from store_support import Backend, pg_schema
 from totpcore import (
-    TOTP,
     Algorithm,
     ConfigurationError,
     EnrollmentError,
@@ -26,7 +26,6 @@ from totpcore import (
     Window,
 )
 from totpcore.hotp import _KeyedOtp
-from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import (
     AuditEvent,
@@ -41,42 +40,7 @@ from totpcore.service import (
 from totpcore.store import MemoryStore, SQLiteStore, Status, Store
 from totpcore.throttle import Throttle
 
-START = 1_700_000_010.0  # 10 s into step 56_666_667
-CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's speed, not production
 POLICY = Policy(recovery_kdf=CHEAP_KDF)
-
-
-class Clock:
-    """A settable clock: the service reads time only through it."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        """Read the time."""
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Let time pass."""
-        self.now += seconds
-
-
-class Phone:
-    """An authenticator app whose clock is off by `skew` seconds."""
-
-    def __init__(self, secret_base32: str, clock: Clock, skew: float = 0.0) -> None:
-        self.totp = TOTP(Secret.from_base32(secret_base32))
-        self.clock = clock
-        self.skew = skew
-
-    def code(self, *, steps_later: int = 0) -> str:
-        """The code the app shows now (or some steps later)."""
-        return self.totp.at(self.clock.now + self.skew + 30 * steps_later)
-
-    def wrong_code(self) -> str:
-        """A well-formed code that no step near the phone's clock produces."""
-        near = {self.code(steps_later=k) for k in range(-5, 6)}
-        return next(c for c in ("918273", "564738", "102938", "847561") if c not in near)
 
 
 @dataclasses.dataclass
@@ -630,19 +594,32 @@ class TestResyncOutcomes:
         assert world.service.resync("alice", [phone.code(), "12x456"]).outcome is Outcome.MALFORMED
 
     @pytest.mark.parametrize(
-        "codes", [["000000"] * 20_000, "123456654321", None], ids=["many", "str", "None"]
+        "codes",
+        [
+            ["000000"] * 20_000,
+            ["000000"] * 11,
+            "123456654321",
+            None,
+            (code for code in ("123456", "654321")),
+            {"123456", "654321"},
+            [123456, 654321],
+            b"123456654321",
+        ],
+        ids=["20000", "11", "str", "None", "generator", "set", "ints", "bytes"],
     )
     def test_unbounded_codes_are_malformed(
         self, world: World, codes: object, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """20000 codes, a str or None: MALFORMED and counted, without computing a single HMAC."""
+        """Anything but a list or tuple of 2 to 10 str: one counted MALFORMED attempt, not a single HMAC."""
         world.enrol()
         hmacs = record_calls(monkeypatch, _KeyedOtp, "_code")
-        assert world.service.resync("alice", codes).outcome is Outcome.MALFORMED  # type: ignore[arg-type]
+        result = world.service.resync("alice", codes)  # type: ignore[arg-type]
+        assert result == LoginResult(Outcome.MALFORMED, Method.TOTP)
         assert hmacs == []
         record = world.store.load("alice")
         assert record is not None
         assert record.failures == 1
+        assert (world.events[-1].type, world.events[-1].outcome) == (EventType.RESYNC, Outcome.MALFORMED)
 
     def test_non_text_code_is_malformed(self, world: World) -> None:
         """An int is not a code (its leading zeros are gone): MALFORMED, counted."""

@@ -19,6 +19,7 @@ thrown back into the flow at its ``yield``, so error handling is written here to
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import secrets
@@ -27,7 +28,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn, TypeVar
 
 from totpcore import recovery
-from totpcore._checks import COUNTER_LIMIT
 from totpcore.errors import (
     ConfigurationError,
     EnrollmentError,
@@ -56,6 +56,7 @@ from totpcore.service.model import (
     check_actor,
     check_reason,
     check_user_id,
+    is_unix_time,
 )
 from totpcore.store.base import (
     APP_COLUMNS,
@@ -191,11 +192,12 @@ class Core:
         """Read the clock; refuse a time no correct server could report.
 
         Raises:
-            ConfigurationError: not a finite, non-negative number of Unix seconds whose
-                time steps fit in 64 bits (RFC 4226 §5.2). Raised before any store call.
+            ConfigurationError: not an ``int`` or ``float`` from 0 to below 2**64 Unix
+                seconds (:func:`~totpcore.service.model.is_unix_time`): NaN, an infinity, a
+                negative or huge number, anything else. Raised before any store call.
         """
         now = self.clock()
-        if type(now) not in (int, float) or not (math.isfinite(now) and 0 <= now < COUNTER_LIMIT):
+        if not is_unix_time(now):
             raise ConfigurationError(
                 "the service clock returned something that is not a finite, non-negative Unix time; "
                 "nothing was written"
@@ -529,6 +531,8 @@ class Core:
             now=now,
         )
         if not replaced:
+            # The enrolment whose code was accepted is gone (reset, maybe re-enrolled): audited.
+            yield self._emit(EventType.RECOVERY_CODES_REGENERATED, user_id, now, outcome=Outcome.NOT_ENROLLED)
             raise EnrollmentError(
                 "MFA is not enabled for this user any more (reset meanwhile); nothing was replaced"
             )
@@ -587,10 +591,7 @@ class Core:
         if keyring.needs_reseal(record.sealed_secret):
             secret = keyring.reseal(record.sealed_secret, user_id=record.user_id)
         # Enabled or locked users always have a recovery set: one that cannot be read is skipped.
-        swap = self._recovery_swap(record) if record.status is not Status.PENDING else None
-        changed = False
-        if swap is not None:
-            changed = bool((yield call(Store.reseal_recovery, record.user_id, now=now, **swap)))
+        changed = record.status is not Status.PENDING and (yield from self._recovery_swap(record, now))
         if secret is not None:
             resealed = yield call(
                 Store.reseal,
@@ -603,13 +604,20 @@ class Core:
             changed = changed or bool(resealed)
         return changed
 
-    def _recovery_swap(self, record: UserRecord) -> dict[str, object] | None:
-        """The reseal_recovery arguments that put a set under the current key (sealing it if needed)."""
+    def _recovery_swap(self, record: UserRecord, now: float) -> Flow[bool]:
+        """Put the record's recovery set under the current key, sealing it if it is unsealed.
+
+        Returns whether the store changed anything; ``False`` without a store call when the
+        set is sealed under the current key already.
+
+        Raises:
+            RecordError: the set cannot be read (nothing written).
+        """
         params, digests = self._recovery_set(record, unsealed=True)
         shape = recovery.CodeSetParams.parse(params)
         stored = dict(record.recovery)
         if shape.sealed and not any(self.keyring.needs_reseal(blob) for blob in stored.values()):
-            return None
+            return False
         fresh = [
             (
                 index,
@@ -618,7 +626,16 @@ class Core:
             )
             for index, digest in sorted(digests.items())
         ]
-        return {"old_params": params, "new_params": replace(shape, sealed=True).encode(), "digests": fresh}
+        new_params = replace(shape, sealed=True).encode()
+        swapped = yield call(
+            Store.reseal_recovery,
+            record.user_id,
+            old_params=params,
+            new_params=new_params,
+            digests=fresh,
+            now=now,
+        )
+        return bool(swapped)
 
     def _seal_unsealed_recovery(self, record: UserRecord, now: float) -> Flow[None]:
         """After a success, while ``Policy.accept_unsealed_recovery`` holds: seal a set stored unsealed.
@@ -634,11 +651,8 @@ class Core:
             or not params.startswith(f"${recovery.SCHEME}$")
         ):
             return
-        try:
-            swap = self._recovery_swap(record)  # never None for an unsealed set
-        except RecordError:
-            return  # a set that cannot be read is refused when used; never fail a success here
-        yield call(Store.reseal_recovery, record.user_id, now=now, **swap)
+        with contextlib.suppress(RecordError):  # refused when used; never fail a success here
+            yield from self._recovery_swap(record, now)
 
     # -- shared steps --------------------------------------------------------------
 

@@ -6,14 +6,13 @@ Pure: no I/O. Shared by both faces of the service (``docs/design.md``, "Layers")
 from __future__ import annotations
 
 import enum
-import math
 import os
 import unicodedata
 from dataclasses import dataclass
 from typing import Final, NoReturn
 
 from totpcore import recovery
-from totpcore._checks import check_int
+from totpcore._checks import COUNTER_LIMIT, check_int
 from totpcore.errors import ConfigurationError, Outcome
 from totpcore.hotp import Algorithm
 from totpcore.store.base import Status
@@ -38,6 +37,7 @@ __all__ = [
     "check_actor",
     "check_reason",
     "check_user_id",
+    "is_unix_time",
 ]
 
 #: Longest user id, in characters (fits the recovery-code context and any sane column).
@@ -220,7 +220,9 @@ class EventType(enum.Enum):
 class AuditEvent:
     """One audit record. Never holds a code, a recovery code, a secret or a URI.
 
-    A RESET of a user who had no record carries ``outcome=NOT_ENROLLED``.
+    A RESET of a user who had no record carries ``outcome=NOT_ENROLLED``, and so does a
+    RECOVERY_CODES_REGENERATED whose enrolment was reset after its app code was accepted
+    (nothing was replaced).
     """
 
     type: EventType
@@ -332,8 +334,8 @@ class Policy:
             raise TypeError("recovery_kdf must be totpcore.recovery.Argon2Params")
         if type(self.throttle) is not Throttle:
             raise TypeError("throttle must be a totpcore.Throttle")
-        if self.mandatory_from is not None and not _is_time(self.mandatory_from):
-            raise ConfigurationError("mandatory_from must be None or a finite, non-negative Unix time")
+        if self.mandatory_from is not None and not is_unix_time(self.mandatory_from):
+            raise ConfigurationError("mandatory_from must be None or a Unix time from 0 to below 2**64")
         if self.kdf_concurrency is not None:
             check_int("kdf_concurrency", self.kdf_concurrency, 1, MAX_KDF_CONCURRENCY)
         if type(self.accept_unsealed_recovery) is not bool:
@@ -351,8 +353,15 @@ class Policy:
         return self.mandatory_from is not None and now >= self.mandatory_from
 
 
-def _is_time(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value) and value >= 0  # type: ignore[arg-type,operator]
+def is_unix_time(value: object) -> bool:
+    """Whether *value* is a time a correct server can report: an int or float from 0 to below 2**64 s.
+
+    The comparisons are exact for an int of any size and false for NaN, so nothing is
+    converted to a float (which overflows for a huge int) and NaN and the infinities are
+    out of range. ``bool`` is not a time. The upper bound keeps time steps in 64 bits
+    (RFC 4226 §5.2).
+    """
+    return type(value) in (int, float) and 0 <= value < COUNTER_LIMIT  # type: ignore[operator]
 
 
 def _check_text(name: str, value: object, limit: int) -> str:
