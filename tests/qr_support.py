@@ -16,8 +16,13 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 def decode(width: int, height: int, pixels: bytes) -> list[str]:
-    """Every QR code zxing-cpp finds in 8-bit grey *pixels*; any other symbology fails."""
-    found = zxingcpp.read_barcodes(memoryview(pixels).cast("B", (height, width)))
+    """Every QR code zxing-cpp finds in 8-bit grey *pixels*; any other 2-D symbology fails.
+
+    Only 2-D symbologies are searched: zxing-cpp can read a stretch of a QR code's modules
+    as a short ITF or Codabar bar code, which says nothing about the QR code.
+    """
+    image = memoryview(pixels).cast("B", (height, width))
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.AllMatrix))
     assert all(barcode.format == zxingcpp.BarcodeFormat.QRCode for barcode in found)
     return [barcode.text for barcode in found]
 
