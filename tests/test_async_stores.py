@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
+import psycopg_pool
 import pytest
 
 from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, Backend, pg_schema
@@ -177,10 +178,70 @@ class TestAsyncPostgresStore:
 
         run(body)
 
+    def test_tasks_racing_to_open_the_pool_share_one(
+        self, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Eight tasks making the first call at once open one pool, not eight (opening yields to them)."""
+        opened: list[object] = []
+        original = psycopg_pool.AsyncConnectionPool.open
 
-def test_adapter_repr_and_bounds() -> None:
-    """The adapter names its store and takes 1 to 64 worker threads."""
-    assert repr(AsyncStoreAdapter(MemoryStore())) == "AsyncStoreAdapter(MemoryStore(<0 users>))"
+        async def open_slowly(pool: psycopg_pool.AsyncConnectionPool[Any], *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+            opened.append(pool)
+            await asyncio.sleep(0.01)  # the other tasks reach the lock meanwhile
+            await original(pool, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg_pool.AsyncConnectionPool, "open", open_slowly)
+        with pg_schema(pg_dsn) as dsn:
+            Backend("postgres", dsn).open().close()
+
+            async def body() -> None:
+                store = AsyncPostgresStore(dsn)
+                assert await asyncio.gather(*(store.load(f"u{i}") for i in range(8))) == [None] * 8
+                pool = store._pool_object
+                assert pool is not None
+                assert await store._pool() is pool
+                await store.close()
+
+            run(body)
+        assert len(opened) == 1
+
+    def test_a_connection_lost_mid_transaction_is_closed(
+        self, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The server ends the session inside a transaction: a StoreError; the broken connection is closed."""
+        execute = postgres_module._aexecute
+
+        async def lose_it(conn: psycopg.AsyncConnection[tuple[object, ...]], statement: object) -> object:
+            if "FOR UPDATE" in str(getattr(statement, "sql", "")):
+                await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            return await execute(conn, statement)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(postgres_module, "_aexecute", lose_it)
+        with pg_schema(pg_dsn) as dsn:
+            Backend("postgres", dsn).open().close()
+
+            async def body() -> None:
+                store = AsyncPostgresStore(dsn, pool_size=1)
+                with pytest.raises(StoreError, match="claim_attempt failed"):
+                    await store.claim_attempt("alice", status=Status.ENABLED, now=1.0, throttle=Throttle())
+                monkeypatch.setattr(postgres_module, "_aexecute", execute)
+                # The pool holds one connection: the broken one was closed, a fresh one serves.
+                assert await store.load("alice") is None
+                await store.close()
+
+            run(body)
+
+
+def test_adapter_repr_bounds_and_close() -> None:
+    """The adapter names its store, takes 1 to 64 worker threads, and closes once."""
+    adapter = AsyncStoreAdapter(MemoryStore())
+    assert repr(adapter) == "AsyncStoreAdapter(MemoryStore(<0 users>))"
+
+    async def close_twice() -> None:
+        await adapter.close()
+        await adapter.close()
+
+    run(close_twice)
     with pytest.raises(ConfigurationError, match="workers"):
         AsyncStoreAdapter(MemoryStore(), workers=0)
 

@@ -420,6 +420,9 @@ class TestConfiguration:
             {"recovery_count": 0},
             {"recovery_count": 21},
             {"recovery_bits": 63},
+            {"kdf_concurrency": 0},
+            {"kdf_wait": 0},
+            {"kdf_wait": 61},
         ],
     )
     def test_invalid_policy(self, change: dict[str, int]) -> None:
@@ -428,7 +431,14 @@ class TestConfiguration:
             Policy(**change)  # type: ignore[arg-type]
 
     @pytest.mark.parametrize(
-        "change", [{"window": (1, 1)}, {"algorithm": "SHA1"}, {"recovery_kdf": {}}, {"throttle": 10}]
+        "change",
+        [
+            {"window": (1, 1)},
+            {"algorithm": "SHA1"},
+            {"recovery_kdf": {}},
+            {"throttle": 10},
+            {"accept_unsealed_recovery": 1},
+        ],
     )
     def test_wrong_types(self, change: dict[str, object]) -> None:
         """Fields take their own types."""

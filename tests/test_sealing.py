@@ -42,6 +42,16 @@ class TestSealing:
         assert one != two
         assert len(one) == 2 + 2 + 12 + len(SECRET) + 16  # header, key id, nonce, ciphertext, tag
 
+    def test_contexts_are_separate_and_bounded(self, ring: KeyRing) -> None:
+        """A blob sealed for one context opens for that context only; a context is at most 65535 bytes."""
+        blob = ring.seal(SECRET, user_id="alice", context=b"recovery-digest:0")
+        assert ring.unseal(blob, user_id="alice", context=b"recovery-digest:0") == SECRET
+        for other in (b"", b"recovery-digest:1"):
+            with pytest.raises(RecordError):
+                ring.unseal(blob, user_id="alice", context=other)
+        with pytest.raises(ConfigurationError, match="at most 65535 bytes"):
+            ring.seal(SECRET, user_id="alice", context=bytes(65536))
+
     def test_wrong_user(self, ring: KeyRing) -> None:
         """A blob copied to another user's row does not open (user id is associated data)."""
         blob = ring.seal(SECRET, user_id="alice")

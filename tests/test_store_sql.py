@@ -369,6 +369,17 @@ class TestSQLite:
         conn = sqlite3.connect(tmp_path / "x.db")
         conn.close()
         assert not sqlite_module._rolled_back(conn)
+
+        class FailingRollback(sqlite3.Connection):
+            def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # noqa: ANN401 - sqlite3's own
+                if sql == "ROLLBACK":
+                    raise sqlite3.OperationalError("disk I/O error")
+                return super().execute(sql, *args)
+
+        open_one = sqlite3.connect(tmp_path / "x.db", isolation_level=None, factory=FailingRollback)
+        open_one.execute("BEGIN IMMEDIATE")
+        assert not sqlite_module._rolled_back(open_one)
+        open_one.close()
         store = SQLiteStore(tmp_path / "x.db")
         store._discard()  # nothing opened yet on this thread: nothing to close
         store.close()

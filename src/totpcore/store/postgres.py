@@ -248,21 +248,24 @@ class AsyncPostgresStore:
         if self._pool_object is None:
             self._opening = self._opening or asyncio.Lock()
             async with self._opening:
-                if self._pool_object is None:
-                    pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Row]] = (
-                        psycopg_pool.AsyncConnectionPool(
-                            self._conninfo,
-                            min_size=0,
-                            max_size=self.pool_size,
-                            kwargs=dict(_CONNECTION_KWARGS),
-                            timeout=self.timeout,
-                            name="totpcore-async",
-                            open=False,
-                        )
-                    )
-                    await pool.open(wait=False)
-                    self._pool_object = pool
+                # Another task may have opened it while this one waited for the lock.
+                self._pool_object = self._pool_object or await self._open_pool()
         return self._pool_object
+
+    async def _open_pool(self) -> psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Row]]:
+        pool: psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[Row]] = (
+            psycopg_pool.AsyncConnectionPool(
+                self._conninfo,
+                min_size=0,
+                max_size=self.pool_size,
+                kwargs=dict(_CONNECTION_KWARGS),
+                timeout=self.timeout,
+                name="totpcore-async",
+                open=False,
+            )
+        )
+        await pool.open(wait=False)
+        return pool
 
     async def _run(self, operation: Operation[T]) -> T:
         attempt = 0
