@@ -188,6 +188,27 @@ def pg_database(dsn: str, via: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def begin(
+    store: Store,
+    user_id: str = "alice",
+    *,
+    secret: bytes = SECRET,
+    now: float = 1000.0,
+    enrollment_id: str = EID,
+) -> bool:
+    """Begin an enrollment of *user_id* with fixed parameters (SHA1, 6 digits, 30 s, key k1)."""
+    return store.begin(
+        user_id,
+        enrollment_id=enrollment_id,
+        sealed_secret=secret,
+        key_id="k1",
+        digits=6,
+        period=30,
+        algorithm="SHA1",
+        now=now,
+    )
+
+
 def enroll(
     store: Store,
     user_id: str = "alice",
@@ -199,16 +220,7 @@ def enroll(
     enrollment_id: str = EID,
 ) -> None:
     """Begin and activate *user_id*: ENABLED, last_step = *step*, the given recovery set."""
-    assert store.begin(
-        user_id,
-        enrollment_id=enrollment_id,
-        sealed_secret=secret,
-        key_id="k1",
-        digits=6,
-        period=30,
-        algorithm="SHA1",
-        now=now,
-    )
+    assert begin(store, user_id, secret=secret, now=now, enrollment_id=enrollment_id)
     assert store.activate(
         user_id,
         enrollment_id=enrollment_id,
@@ -217,6 +229,16 @@ def enroll(
         digests=digests,
         now=now + 1,
     )
+
+
+def connections_named(pg_dsn: str, name: str) -> int:
+    """How many server connections with application_name *name* are open now."""
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def claim(

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from store_support import Backend, pg_schema
+from store_support import Backend, connections_named, pg_schema
 from totpcore import (
     TOTP,
     AsyncMfaService,
@@ -250,21 +250,13 @@ def test_async_pool_bounds_the_connections(pg_dsn: str) -> None:
         named = psycopg.conninfo.make_conninfo(dsn, application_name=name)
         peak: list[int] = []
 
-        def count() -> int:
-            with psycopg.connect(pg_dsn, autocommit=True) as admin:
-                row = admin.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
-                ).fetchone()
-            assert row is not None
-            return int(row[0])
-
         async def body() -> None:
             store = AsyncPostgresStore(named)
             svc = AsyncMfaService(store, issuer="x", keyring=KeyRing.generate(), policy=POLICY, audit=print)
             async with svc:
                 for _ in range(3):
                     await asyncio.gather(*(svc.verify(f"user-{i}", "123456") for i in range(TASKS)))
-                    peak.append(await asyncio.to_thread(count))
+                    peak.append(await asyncio.to_thread(connections_named, pg_dsn, name))
 
         asyncio.run(body())
         assert 1 <= max(peak) <= 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, UNTHROTTLED, Backend, claim, enroll
+from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, UNTHROTTLED, Backend, begin, claim, enroll
 from totpcore import recovery
 from totpcore.errors import ConfigurationError, RecordError, StoreError
 from totpcore.store import ClaimResult, Status, Store, UserRecord
@@ -15,27 +15,6 @@ pytestmark = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres",
 STEP_MAX = 2**64 - 1
 #: Another enrolment's id: what a write meant for an earlier enrolment carries.
 OTHER = "0" * 32
-
-
-def begin(
-    store: Store,
-    user_id: str = "alice",
-    *,
-    secret: bytes = SECRET,
-    now: float = 1000.0,
-    enrollment_id: str = EID,
-) -> bool:
-    """Begin an enrollment with fixed parameters."""
-    return store.begin(
-        user_id,
-        enrollment_id=enrollment_id,
-        sealed_secret=secret,
-        key_id="k1",
-        digits=6,
-        period=30,
-        algorithm="SHA1",
-        now=now,
-    )
 
 
 class TestSchema:

@@ -17,9 +17,10 @@ from store_support import (
     CONFIRM_STEP,
     DIGESTS,
     EID,
-    SECRET,
     Backend,
+    begin,
     claim,
+    connections_named,
     enroll,
     pg_schema,
     race_threads,
@@ -169,16 +170,7 @@ class TestFailures:
         """Before create_schema() every operation fails, and says why."""
         store = sql_store(backend, create=False)
         with pytest.raises(StoreError, match=r"create_schema\(\)") as caught:
-            store.begin(
-                "alice",
-                enrollment_id=EID,
-                sealed_secret=SECRET,
-                key_id="k",
-                digits=6,
-                period=30,
-                algorithm="SHA1",
-                now=1.0,
-            )
+            begin(store, now=1.0)
         assert caught.value.__cause__ is not None
         assert "sealed" not in str(caught.value)
         with pytest.raises(StoreError):
@@ -499,19 +491,11 @@ class TestPostgres:
                 enroll(store, f"user-{user}")
             peak: list[int] = []
 
-            def count() -> int:
-                with psycopg.connect(pg_dsn, autocommit=True) as admin:
-                    row = admin.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
-                    ).fetchone()
-                assert row is not None
-                return int(row[0])
-
             def login(r: int) -> bool:
                 user = f"user-{threading.get_ident() % 64}"
                 claim(store, user, now=2000.0 + r, throttle=Throttle(free_attempts=99, lockout=100))
                 if r == 2:
-                    peak.append(count())
+                    peak.append(connections_named(pg_dsn, name))
                 return True
 
             race_threads(64, 5, login)
