@@ -6,6 +6,7 @@ import base64
 import calendar
 import datetime as dt
 import math
+from fractions import Fraction
 
 import pyotp
 import pytest
@@ -82,6 +83,32 @@ class TestTimeSteps:
             otp.at(2**64)
         with pytest.raises(ConfigurationError, match="2\\*\\*64"):
             otp.at(1e30)
+
+    def test_float_times_beyond_2_to_the_53_floor_exactly(self) -> None:
+        """At 1.0133099161583614e16 s with a 3 s period the step is the exact floor, not float //'s."""
+        t = 1.0133099161583614e16
+        assert t // 3 == 3377699720527870  # float floor division rounds one step short here
+        otp = TOTP(SHA1_SECRET, period=3)
+        assert otp.step_at(t) == 3377699720527871 == math.floor(Fraction(t) / 3)
+        assert otp.at(t) == HOTP(SHA1_SECRET).at(3377699720527871)
+
+    @given(
+        t=st.floats(min_value=2**50, max_value=2**71, allow_nan=False, allow_infinity=False),
+        t0=st.integers(0, 2**63),
+        period=st.integers(1, 120),
+    )
+    def test_large_float_times_floor_exactly(self, t: float, t0: int, period: int) -> None:
+        """For any float time, step_at is floor((t - t0) / period) in exact rational arithmetic."""
+        otp = TOTP(SHA1_SECRET, period=period, t0=t0)
+        exact = math.floor((Fraction(t) - t0) / period)
+        if exact < 0:
+            with pytest.raises(ConfigurationError, match="before t0"):
+                otp.step_at(t)
+        elif exact >= 2**64:
+            with pytest.raises(ConfigurationError, match="2\\*\\*64"):
+                otp.step_at(t)
+        else:
+            assert otp.step_at(t) == exact
 
     @pytest.mark.parametrize(
         ("t", "message"), [(2**1100, "2\\*\\*64"), (-(2**1100), "before t0")], ids=["2**1100", "-2**1100"]

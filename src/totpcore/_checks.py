@@ -78,7 +78,12 @@ def unix_seconds(t: object) -> int | float:
 
 
 def step_of(t: object, t0: int, period: int) -> int:
-    """Return ``floor((t - t0) / period)`` for a checked time (RFC 6238 §4.2).
+    """Return ``floor((t - t0) / period)`` for a checked time (RFC 6238 §4.2), exactly.
+
+    The time is floored to a whole second first, in integer arithmetic from there on:
+    *t0* and *period* are whole seconds, so ``floor((t - t0) / period)`` equals
+    ``(floor(t) - t0) // period``, while float ``//`` rounds once ``t - t0`` reaches
+    2**53 (``step_at(1.0133099161583614e16)`` with a period of 3 would be one step short).
 
     Raises:
         ConfigurationError: *t* is before *t0* or its step does not fit in 64 bits.
@@ -86,7 +91,7 @@ def step_of(t: object, t0: int, period: int) -> int:
     seconds = unix_seconds(t)
     if seconds < t0:
         raise ConfigurationError(f"time {seconds} is before t0={t0}")
-    step = int((seconds - t0) // period)
+    step = (math.floor(seconds) - t0) // period
     if step >= COUNTER_LIMIT:
         raise ConfigurationError(f"time {seconds} gives a step beyond 2**64 - 1")
     return step
