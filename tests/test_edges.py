@@ -200,6 +200,19 @@ class TestKnownAnswers:
         blob = b"\x01\x02k1" + nonce + AESGCM(key).encrypt(nonce, b"secret", associated)
         assert KeyRing({"k1": key}, "k1").unseal(blob, user_id="ü") == b"secret"
 
+    def test_sealed_blob_layout_with_a_context(self) -> None:
+        """With a context: a blob made by hand to the documented layout opens, and seal() writes it."""
+        key, nonce, context = bytes(range(32)), bytes(12), b"recovery-digest:3"
+        associated = (
+            b"totpcore-seal-ctx\x01" + b"k1" + b"\x00" + b"\x00\x11" + context + "ü".encode()
+        )  # 0x0011: the context's 17 bytes, big-endian
+        ring = KeyRing({"k1": key}, "k1")
+        blob = b"\x01\x02k1" + nonce + AESGCM(key).encrypt(nonce, b"secret", associated)
+        assert ring.unseal(blob, user_id="ü", context=context) == b"secret"
+        sealed = ring.seal(b"secret", user_id="ü", context=context)
+        assert sealed[:4] == b"\x01\x02k1"
+        assert AESGCM(key).decrypt(sealed[4:16], sealed[16:], associated) == b"secret"
+
     def test_salt_ending_in_x(self) -> None:
         """An 18-byte salt whose base64 ends in X survives encode() and parse()."""
         params = CodeSetParams(LOW_COST, 16, bytes(17) + b"\x17")

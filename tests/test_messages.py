@@ -133,6 +133,26 @@ CODES = [
         "algorithm must be a totpcore.Algorithm, not str",
         id="algorithm of the wrong type",
     ),
+    # TOTP.__init__ has its own fast path: each wrong type alone, the other arguments valid.
+    pytest.param(
+        lambda: TOTP(b"12345678901234567890"),
+        TypeError,
+        "secret must be a totpcore.Secret, not bytes; wrap raw bytes with Secret(raw) or text with "
+        "Secret.from_base32(text)",
+        id="TOTP secret of the wrong type",
+    ),
+    pytest.param(
+        lambda: TOTP(SECRET, algorithm="SHA1"),
+        TypeError,
+        "algorithm must be a totpcore.Algorithm, not str",
+        id="TOTP algorithm of the wrong type",
+    ),
+    pytest.param(
+        lambda: TOTP(SECRET, digits=6.0),
+        TypeError,
+        "digits must be an int, not float",
+        id="TOTP digits as a float equal to 6",
+    ),
     pytest.param(
         lambda: HOTP(SECRET).at(2**64),
         ConfigurationError,

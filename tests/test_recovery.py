@@ -19,12 +19,15 @@ from totpcore.recovery import (
     DEFAULT_PARAMS,
     DIGEST_BYTES,
     SCHEME,
+    SEALED_SCHEME,
     Argon2Params,
     CodeSetParams,
     HashedCodes,
     RecoveryMatch,
+    check_stored,
     generate_codes,
     hash_codes,
+    is_well_formed,
     match_code,
     needs_rehash,
     normalize,
@@ -337,6 +340,14 @@ class TestHashing:
         assert hashed.digests == (independent,)
         assert independent.hex() == "f1d073fa6e31d203549fff4c2d065ef1becc50e472c7c4776c7ca7184705fc65"
 
+    def test_sealed_sets_name_the_sealed_scheme(self) -> None:
+        """hash_codes(sealed=True) records SEALED_SCHEME; a set is unsealed (SCHEME) unless asked."""
+        codes = generate_codes(1)
+        assert hash_codes(codes, params=CHEAP, context=USER, sealed=True).params.startswith(
+            f"${SEALED_SCHEME}$"
+        )
+        assert hash_codes(codes, params=CHEAP, context=USER).params.startswith(f"${SCHEME}$")
+
     def test_each_set_gets_a_new_salt(self) -> None:
         """Hashing the same codes twice gives different salts and digests (NIST SP 800-63B §5.1.2.2)."""
         codes = generate_codes()
@@ -444,6 +455,13 @@ class TestParameterString:
         assert shape.encode() == "$totpcore-rc1-argon2id$v=19$m=19456,t=2,p=1,c=16$AAECAwQFBgcICQoLDA0ODw"
         assert CodeSetParams.parse(shape.encode()) == shape
 
+    def test_sealed_scheme(self) -> None:
+        """sealed=True is written and read back as the scheme totpcore-rc2-argon2id; rc1 reads as unsealed."""
+        shape = CodeSetParams(Argon2Params(), 16, bytes(range(16)), sealed=True)
+        assert shape.encode() == "$totpcore-rc2-argon2id$v=19$m=19456,t=2,p=1,c=16$AAECAwQFBgcICQoLDA0ODw"
+        assert CodeSetParams.parse(shape.encode()) == shape
+        assert CodeSetParams.parse(self.VALID).sealed is False
+
     @given(
         memory=st.integers(min_value=64, max_value=1 << 20),
         iterations=st.integers(min_value=1, max_value=32),
@@ -503,6 +521,7 @@ class TestParameterString:
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0OD"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoL-A0ODw"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", ""), "canonical"),
+            (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0OD\u00e9"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0O"), "salt is 15 bytes"),
         ],
     )
@@ -531,6 +550,60 @@ class TestParameterString:
         fields: dict[str, object] = {"argon2": CHEAP, "length": 16, "salt": bytes(16)} | kwargs
         with pytest.raises(error):
             CodeSetParams(**fields)  # type: ignore[arg-type]
+
+
+class TestCheapChecks:
+    """check_stored and is_well_formed: what a caller checks before it counts an attempt or spends a KDF."""
+
+    def test_check_stored_returns_the_parameters(self, kdf_calls: list[bytes]) -> None:
+        """A readable set gives its CodeSetParams, without any Argon2id evaluation."""
+        _, hashed, unused = enrol(3)
+        kdf_calls.clear()
+        assert check_stored(hashed.params, unused) == CodeSetParams.parse(hashed.params)
+        assert kdf_calls == []
+
+    @pytest.mark.parametrize(
+        ("params", "unused", "error", "message"),
+        [
+            ("$argon2id$v=19$m=19456,t=2,p=1$AAAA", [], ConfigurationError, "unknown recovery-code scheme"),
+            (None, [], TypeError, "parameter string"),
+            (
+                TestParameterString.VALID,
+                [(0, bytes(32)), (0, bytes(32))],
+                ConfigurationError,
+                "appears twice",
+            ),
+            (TestParameterString.VALID, [(0, bytes(31))], ConfigurationError, "31 bytes"),
+            (TestParameterString.VALID, None, TypeError, "unused"),
+        ],
+    )
+    def test_check_stored_refuses_what_match_code_refuses(
+        self, params: object, unused: object, error: type[Exception], message: str
+    ) -> None:
+        """An unreadable parameter string or stored pair raises as match_code would."""
+        with pytest.raises(error, match=message):
+            check_stored(params, unused)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("ABCD-EFGH-JKMN-PQRS", True),
+            ("abcd efgh jkmn pqrs", True),
+            ("O123456789ABC", True),  # 13 characters: 64 bits, the fewest
+            ("0" * 32, True),  # 160 bits, the most
+            ("0123456789AB", False),
+            ("0" * 33, False),
+            ("", False),
+            ("ABCD-EFGH-JKMN-PQRU", False),
+            ("ABCD-EFGH-JKMN-PQR\u0405", False),  # Cyrillic DZE, which looks like S
+            (None, False),
+            (b"ABCD-EFGH-JKMN-PQRS", False),
+            (1234567890123, False),
+        ],
+    )
+    def test_is_well_formed(self, text: object, expected: bool) -> None:
+        """A code of any allowed length, in any spelling normalize() reads, is well formed; nothing else."""
+        assert is_well_formed(text) is expected
 
 
 class TestNeedsRehash:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import stat
 import threading
 from collections.abc import Iterator
@@ -49,8 +51,40 @@ class TestSealing:
         for other in (b"", b"recovery-digest:1"):
             with pytest.raises(RecordError):
                 ring.unseal(blob, user_id="alice", context=other)
+        longest = bytes(65535)
+        assert ring.unseal(
+            ring.seal(SECRET, user_id="alice", context=longest), user_id="alice", context=longest
+        )
         with pytest.raises(ConfigurationError, match="at most 65535 bytes"):
             ring.seal(SECRET, user_id="alice", context=bytes(65536))
+
+    @pytest.mark.parametrize(
+        ("sealed_as", "opened_as"),
+        [
+            (("a", "bc", b""), ("ab", "c", b"")),
+            (("k1", "alice", b""), ("k2", "alice", b"")),
+            (("k1", "alice", b"x"), ("k1", "alice", b"")),
+            (("k1", "bc", b"a"), ("k1", "c", b"ab")),
+            (("a", "bc", b"x"), ("ab", "c", b"x")),
+            (("k1", "alice", b"x"), ("k1", "alice", b"x\x00")),
+        ],
+        ids=[
+            "key id/user",
+            "key id",
+            "context/none",
+            "context/user",
+            "key id/user with context",
+            "context length",
+        ],
+    )
+    def test_associated_data_has_one_reading(
+        self, sealed_as: tuple[str, str, bytes], opened_as: tuple[str, str, bytes]
+    ) -> None:
+        """Under the same key bytes a blob opens for its own key id, user and context, never another split."""
+        blob = _ring_named(sealed_as[0]).seal(SECRET, user_id=sealed_as[1], context=sealed_as[2])
+        assert _open_as(blob, *sealed_as) == SECRET
+        with pytest.raises(RecordError, match="failed authentication"):
+            _open_as(blob, *opened_as)
 
     def test_wrong_user(self, ring: KeyRing) -> None:
         """A blob copied to another user's row does not open (user id is associated data)."""
@@ -156,6 +190,65 @@ class TestPersistence:
         assert KeyRing.from_file(path).current == "k1"
         with pytest.raises(ConfigurationError, match="cannot create"):
             ring.save(path)
+
+    def test_save_links_a_hidden_temporary(
+        self, ring: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """save() writes the ring to .<name>.<16 hex digits>.tmp beside the file, links it, removes it."""
+        links: list[tuple[Path, Path, str]] = []
+        real_link = os.link
+
+        def link(source: Path, target: Path) -> None:
+            links.append((Path(source), Path(target), Path(source).read_text(encoding="utf-8")))
+            real_link(source, target)
+
+        monkeypatch.setattr(os, "link", link)
+        path = tmp_path / "keys.json"
+        ring.save(path)
+        ((source, target, content),) = links
+        assert source.parent == tmp_path
+        assert re.fullmatch(r"\.keys\.json\.[0-9a-f]{16}\.tmp", source.name)
+        assert (target, content) == (path, ring.to_json())
+        assert path.read_text(encoding="utf-8") == ring.to_json()
+        assert [entry.name for entry in tmp_path.iterdir()] == ["keys.json"]
+
+    def test_save_keeps_an_existing_file(self, ring: KeyRing, tmp_path: Path) -> None:
+        """An existing file is neither replaced nor changed, and no temporary file is left."""
+        path = tmp_path / "keys.json"
+        path.write_text("kept", encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=r"cannot create the key file .*File exists"):
+            ring.save(path)
+        assert path.read_text(encoding="utf-8") == "kept"
+        assert [entry.name for entry in tmp_path.iterdir()] == ["keys.json"]
+
+    @pytest.mark.parametrize("step", ["fsync", "link"])
+    def test_a_failed_save_leaves_no_file(
+        self, ring: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+    ) -> None:
+        """When flushing or linking fails, save() raises ConfigurationError and leaves no file at all."""
+
+        def fail(*_: object) -> None:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+        monkeypatch.setattr(os, step, fail)
+        with pytest.raises(ConfigurationError, match=r"cannot create the key file .*Input/output error"):
+            ring.save(tmp_path / "keys.json")
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_temporary_removed_by_someone_else(
+        self, ring: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A temporary file already gone when save() cleans up (a cleaner took it) does not fail the save."""
+        real_link = os.link
+
+        def link_then_remove(source: Path, target: Path) -> None:
+            real_link(source, target)
+            Path(source).unlink()
+
+        monkeypatch.setattr(os, "link", link_then_remove)
+        path = tmp_path / "keys.json"
+        ring.save(path)
+        assert KeyRing.from_file(path).current == "k1"
 
     def test_missing_file(self, tmp_path: Path) -> None:
         """An unreadable key file is a one-line ConfigurationError."""
@@ -281,3 +374,15 @@ def _writer_for_blocked_readers(fifo: Path) -> Iterator[None]:
     finally:
         done.set()
         thread.join()
+
+
+def _ring_named(key_id: str) -> KeyRing:
+    """A ring whose one key, under *key_id*, has the same bytes as every other ring made here."""
+    return KeyRing({key_id: bytes(range(32))}, key_id)
+
+
+def _open_as(blob: bytes, key_id: str, user_id: str, context: bytes) -> bytes:
+    """Unseal *blob* with its header rewritten to name *key_id* (the blob layout is documented)."""
+    old_end = 2 + blob[1]
+    forged = bytes([blob[0], len(key_id)]) + key_id.encode("ascii") + blob[old_end:]
+    return _ring_named(key_id).unseal(forged, user_id=user_id, context=context)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from helpers import HASHLIB, load_vectors
+from helpers import HASHLIB, load_vectors, stdlib_hotp
 from totpcore import HOTP, TOTP, Algorithm, ConfigurationError, Secret
 
 RFC6238 = load_vectors("rfc6238.txt")
@@ -222,6 +222,13 @@ class TestParameters:
         """5 and 9 digits are refused."""
         with pytest.raises(ConfigurationError, match="digits"):
             TOTP(SHA1_SECRET, digits=digits)
+
+    @pytest.mark.parametrize("algorithm", Algorithm)
+    @pytest.mark.parametrize("extra", [-1, 0, 1])
+    def test_keys_of_a_block_and_one_byte_more(self, algorithm: Algorithm, extra: int) -> None:
+        """RFC 2104 §2 in TOTP's own key setup: a key of one block is padded, one byte more is hashed."""
+        key = bytes(range(algorithm.block_size + extra))
+        assert TOTP(Secret(key), algorithm=algorithm).at(59) == stdlib_hotp(key, 1, 6, algorithm)
 
     def test_properties_and_repr(self) -> None:
         """Parameters read back; repr shows them and nothing of the secret."""

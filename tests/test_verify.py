@@ -159,6 +159,16 @@ class TestWindowEdges:
         assert otp.verify(code(0), at=5, window=Window(3, 0)).step == 0
         assert otp.verify(code(0), at=5, drift=-5, window=Window(0, 10)) == Match(0, 0)
 
+    @pytest.mark.parametrize("at", [60, 120])
+    def test_steps_below_the_window_are_not_candidates_near_step_zero(self, at: int) -> None:
+        """At steps 2 and 4 the window (1, 1) starts at step 1 and 3: the code of step 0 is refused."""
+        with pytest.raises(InvalidCode):
+            TOTP(SECRET).verify(code(0), at=at)
+
+    def test_steps_count_from_t0(self) -> None:
+        """With t0 = 100, time 130 is step 1 for verify as for step_at."""
+        assert TOTP(SECRET, t0=100).verify(code(1), at=130, window=Window(0, 0)) == Match(1, 0)
+
     def test_candidates_are_clamped_below_two_to_the_64(self) -> None:
         """At the end of the counter space the window stops at 2**64 - 1."""
         otp = TOTP(SECRET, period=1)
@@ -194,6 +204,16 @@ class TestArguments:
         """last_step is None or a step."""
         with pytest.raises(error, match="last_step"):
             TOTP(SECRET).verify(code(NOW), at=T, last_step=last)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("at", "t0", "period", "message"),
+        [(99, 100, 30, "before t0"), (-1, 0, 30, "before t0"), (2**64, 0, 1, "2\\*\\*64")],
+        ids=["before t0", "negative", "step 2**64"],
+    )
+    def test_int_times_without_a_step(self, at: int, t0: int, period: int, message: str) -> None:
+        """An int server time before t0, or whose step needs more than 64 bits, is refused."""
+        with pytest.raises(ConfigurationError, match=message):
+            TOTP(SECRET, t0=t0, period=period).verify(code(0), at=at)
 
     def test_naive_datetime(self) -> None:
         """The server time must be unambiguous."""

@@ -253,10 +253,11 @@ class KeyRing:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the ring to a new file created with mode 0600 (owner read/write only).
 
-        The file appears whole or not at all: the ring is written and flushed to a
-        temporary file beside it, which is then linked to *path* (a link never replaces an
-        existing file). So a process that starts at the same moment and reads *path*
-        never sees it half written.
+        The file appears whole or not at all: the ring is written and flushed to a hidden
+        temporary file beside it (``.<name>.<16 random hex digits>.tmp``, mode 0600), which
+        is then linked to *path* (a link never replaces an existing file) and removed,
+        also when something fails. So a process that starts at the same moment and reads
+        *path* never sees it half written.
 
         Raises:
             ConfigurationError: the file exists or cannot be created.
