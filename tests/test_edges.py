@@ -203,9 +203,8 @@ class TestKnownAnswers:
     def test_sealed_blob_layout_with_a_context(self) -> None:
         """With a context: a blob made by hand to the documented layout opens, and seal() writes it."""
         key, nonce, context = bytes(range(32)), bytes(12), b"recovery-digest:3"
-        associated = (
-            b"totpcore-seal-ctx\x01" + b"k1" + b"\x00" + b"\x00\x11" + context + "ü".encode()
-        )  # 0x0011: the context's 17 bytes, big-endian
+        length = b"\x00\x11"  # the context's 17 bytes, 2 bytes big-endian
+        associated = b"totpcore-seal-ctx\x01" + b"k1" + b"\x00" + length + context + "ü".encode()
         ring = KeyRing({"k1": key}, "k1")
         blob = b"\x01\x02k1" + nonce + AESGCM(key).encrypt(nonce, b"secret", associated)
         assert ring.unseal(blob, user_id="ü", context=context) == b"secret"

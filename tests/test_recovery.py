@@ -521,6 +521,7 @@ class TestParameterString:
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0OD"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoL-A0ODw"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", ""), "canonical"),
+            # Not ASCII: b64decode itself would raise a bare ValueError.
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0OD\u00e9"), "canonical"),
             (VALID.replace("AAECAwQFBgcICQoLDA0ODw", "AAECAwQFBgcICQoLDA0O"), "salt is 15 bytes"),
         ],

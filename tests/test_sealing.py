@@ -52,9 +52,8 @@ class TestSealing:
             with pytest.raises(RecordError):
                 ring.unseal(blob, user_id="alice", context=other)
         longest = bytes(65535)
-        assert ring.unseal(
-            ring.seal(SECRET, user_id="alice", context=longest), user_id="alice", context=longest
-        )
+        blob = ring.seal(SECRET, user_id="alice", context=longest)
+        assert ring.unseal(blob, user_id="alice", context=longest) == SECRET
         with pytest.raises(ConfigurationError, match="at most 65535 bytes"):
             ring.seal(SECRET, user_id="alice", context=bytes(65536))
 
@@ -208,8 +207,7 @@ class TestPersistence:
         ((source, target, content),) = links
         assert source.parent == tmp_path
         assert re.fullmatch(r"\.keys\.json\.[0-9a-f]{16}\.tmp", source.name)
-        assert (target, content) == (path, ring.to_json())
-        assert path.read_text(encoding="utf-8") == ring.to_json()
+        assert (target, content) == (path, ring.to_json())  # whole before it is linked
         assert [entry.name for entry in tmp_path.iterdir()] == ["keys.json"]
 
     def test_save_keeps_an_existing_file(self, ring: KeyRing, tmp_path: Path) -> None:
