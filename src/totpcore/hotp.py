@@ -6,7 +6,7 @@ import enum
 import hashlib
 import hmac
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from totpcore._checks import (
@@ -228,7 +228,7 @@ class HOTP(_KeyedOtp):
             raise InvalidCode("code does not match any counter in the look-ahead window")
         return matches[0]
 
-    def resync(self, codes: Iterable[str], counter: int, *, look_ahead: int = 100) -> int:
+    def resync(self, codes: list[str] | tuple[str, ...], counter: int, *, look_ahead: int = 100) -> int:
         """Find 2 to 10 consecutive *codes* at or after *counter* (RFC 4226 §7.4).
 
         The sequence must start within ``counter .. counter + look_ahead``. Returns the

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterable
 from typing import Final
 
 from totpcore._checks import (
@@ -217,7 +216,7 @@ class TOTP(_KeyedOtp):
 
     def resync(
         self,
-        codes: Iterable[str],
+        codes: list[str] | tuple[str, ...],
         *,
         at: UnixTime | None = None,
         search: int | None = None,

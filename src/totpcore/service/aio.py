@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from totpcore.sealing import KeyRing
@@ -130,7 +130,7 @@ class AsyncMfaService(Face):
         """See :meth:`MfaService.verify <totpcore.MfaService.verify>`."""
         return await self._run(self._core.verify(user_id, code))
 
-    async def resync(self, user_id: str, codes: Sequence[str]) -> LoginResult:
+    async def resync(self, user_id: str, codes: list[str] | tuple[str, ...]) -> LoginResult:
         """See :meth:`MfaService.resync <totpcore.MfaService.resync>`."""
         return await self._run(self._core.resync(user_id, codes))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from totpcore.sealing import KeyRing
@@ -196,7 +196,7 @@ class MfaService(Face):
         """
         return self._run(self._core.verify(user_id, code))
 
-    def resync(self, user_id: str, codes: Sequence[str]) -> LoginResult:
+    def resync(self, user_id: str, codes: list[str] | tuple[str, ...]) -> LoginResult:
         """Log in with two to ten consecutive app codes from a phone whose clock is far off.
 
         Searches ``policy.resync_search`` steps either side of now; on success the
