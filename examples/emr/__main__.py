@@ -18,7 +18,7 @@ import uvicorn
 
 from emr.accounts import DEMO_USERS, FAST, MFA_DEMO_USER, Directory, ScryptCost, demo_directory
 from emr.settings import HOST, ISSUER, Settings
-from emr.web import Emr
+from emr.web import Emr, date_text
 from totpcore import TOTP, AsyncMfaService, Secret, open_async_service
 
 #: Printed last in the banner: a test (or a person) knows the passwords above it are complete.
@@ -55,7 +55,7 @@ def banner(settings: Settings, directory: Directory, passwords: dict[str, str], 
         what += ", MFA enabled" if user_id == MFA_DEMO_USER else ", no MFA"
         lines.append(f"  {user_id:<6} {account.name:<13} {what:<24} password: {passwords[user_id]}")
     mandatory = settings.policy.mandatory_from
-    since = "no" if mandatory is None else time.strftime("from %Y-%m-%d %H:%M UTC", time.gmtime(mandatory))
+    since = "no" if mandatory is None else f"from {date_text(mandatory)}"
     lines += [
         f"{MFA_DEMO_USER}'s authenticator key is in {_short(key_path)} (mode 0600): type it into your app.",
         "Or print his current code:",

@@ -143,7 +143,7 @@ class Emr:
         self._templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined
         )
-        self._templates.filters["date"] = _date
+        self._templates.filters["date"] = date_text
 
     def asgi(self) -> Starlette:
         """The Starlette application."""
@@ -382,7 +382,7 @@ class Emr:
         session = self._step_up(session, account, Stage.SIGNED_IN)
         return self._redirect(request, "/home", session)
 
-    def _refusal(self, session: Session, result: LoginResult) -> str:
+    def _refusal(self, session: Session, result: LoginResult | PolicyError) -> str:
         """What to tell a user whose code was refused (when locked, the session ends instead)."""
         if result.outcome is Outcome.LOCKED:
             self.sessions.drop(session)
@@ -492,11 +492,8 @@ class Emr:
                 error = REPLAYED
             except VerificationError:
                 error = NOT_ACCEPTED
-            except PolicyError as refused:
-                if refused.outcome is Outcome.LOCKED:
-                    self.sessions.drop(session)
-                    raise _Locked from None
-                error = BUSY if refused.outcome is Outcome.BUSY else wait_message(refused.retry_after)
+            except PolicyError as refused:  # THROTTLED, LOCKED or BUSY: as for a login
+                error = self._refusal(session, refused)
             except EnrollmentError:
                 return self._redirect(request, "/home", session)
             else:
@@ -571,7 +568,7 @@ def _groups(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def _date(when: float | None) -> str:
+def date_text(when: float | None) -> str:
     """A Unix time as ``2026-01-31 14:05 UTC`` (or a dash)."""
     if when is None:
         return "-"
