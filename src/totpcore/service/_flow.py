@@ -23,7 +23,7 @@ import contextlib
 import functools
 import math
 import secrets
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final, NoReturn, TypeVar
 
@@ -81,9 +81,7 @@ __all__ = [
     "Release",
     "Reserve",
     "Slot",
-    "arun_flow",
     "call",
-    "run_flow",
 ]
 
 T = TypeVar("T")
@@ -128,40 +126,6 @@ class Emit:
 Op = Call | Reserve | Release | Compute | Emit
 #: A flow yields operations, receives their results, and returns the method's result.
 Flow = Generator[Op, Any, T]
-
-
-def run_flow(flow: Flow[T], step: Callable[[Op], object]) -> T:
-    """Drive *flow* with *step*, which performs one operation (blocking) and returns its result.
-
-    A failed operation is thrown into the flow at its ``yield``; the flow handles it
-    or lets it propagate out of here.
-    """
-    try:
-        op = next(flow)
-        while True:
-            try:
-                value = step(op)
-            except Exception as exc:  # noqa: BLE001, PERF203 - thrown into the flow, which decides
-                op = flow.throw(exc)
-            else:
-                op = flow.send(value)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]  # the flow's declared result
-
-
-async def arun_flow(flow: Flow[T], step: Callable[[Op], Awaitable[object]]) -> T:
-    """:func:`run_flow` for the async face: *step* is awaited."""
-    try:
-        op = next(flow)
-        while True:
-            try:
-                value = await step(op)
-            except Exception as exc:  # noqa: BLE001, PERF203 - thrown into the flow, which decides
-                op = flow.throw(exc)
-            else:
-                op = flow.send(value)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]  # the flow's declared result
 
 
 def call(method: Callable[..., object], *args: object, **kwargs: object) -> Call:

@@ -16,9 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from totpcore._drive import adrive
 from totpcore.sealing import KeyRing
 from totpcore.service._face import Face
-from totpcore.service._flow import Call, Compute, Flow, Op, Release, Reserve, Slot, arun_flow
+from totpcore.service._flow import Call, Compute, Flow, Op, Release, Reserve, Slot
 from totpcore.service.model import (
     AuditEvent,
     Enrollment,
@@ -85,7 +86,7 @@ class AsyncMfaService(Face):
     async def _run(self, flow: Flow[T]) -> T:
         slot = Slot(self._gate)
         try:
-            return await arun_flow(flow, functools.partial(self._step, slot))
+            return await adrive(flow, functools.partial(self._step, slot))
         finally:
             slot.release()
 

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from totpcore._drive import drive
 from totpcore.sealing import KeyRing
 from totpcore.service._face import Face
-from totpcore.service._flow import Call, Compute, Flow, Op, Release, Reserve, Slot, run_flow
+from totpcore.service._flow import Call, Compute, Flow, Op, Release, Reserve, Slot
 from totpcore.service.model import (
     AuditEvent,
     Enrollment,
@@ -89,7 +90,7 @@ class MfaService(Face):
     def _run(self, flow: Flow[T]) -> T:
         slot = Slot(self._gate)
         try:
-            return run_flow(flow, functools.partial(self._step, slot))
+            return drive(flow, functools.partial(self._step, slot))
         finally:
             slot.release()
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 import abc
 import math
 import time
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from totpcore import recovery
 from totpcore._checks import check_counter
+from totpcore._drive import drive
 from totpcore.errors import RecordError, StoreError
 from totpcore.store import _sql
 from totpcore.store._sql import Dialect, Row
@@ -38,8 +39,6 @@ __all__ = [
     "SqlOperations",
     "SqlStore",
     "Stmt",
-    "adrive",
-    "drive",
     "parse_record",
 ]
 
@@ -77,26 +76,6 @@ class Operation(Generic[T]):
     name: str
     start: Callable[[], Script[T]]
     transaction: bool = False
-
-
-def drive(script: Script[T], execute: Callable[[Stmt], list[Row]]) -> T:
-    """Run *script* to its end, executing each statement it yields with *execute*."""
-    try:
-        statement = next(script)
-        while True:
-            statement = script.send(execute(statement))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]  # the script's declared result
-
-
-async def adrive(script: Script[T], execute: Callable[[Stmt], Awaitable[list[Row]]]) -> T:
-    """:func:`drive` for an async driver: *execute* is awaited."""
-    try:
-        statement = next(script)
-        while True:
-            statement = script.send(await execute(statement))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]  # the script's declared result
 
 
 # ------------------------------------------------------------------ rows

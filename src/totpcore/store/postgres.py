@@ -45,9 +45,10 @@ except ImportError as exc:  # pragma: no cover - the dev extra always installs t
     ) from exc
 
 from totpcore._checks import check_int
+from totpcore._drive import adrive
 from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store._sql import POSTGRES, Dialect, Row
-from totpcore.store._sqlstore import Operation, SqlOperations, SqlStore, Stmt, adrive
+from totpcore.store._sqlstore import Operation, SqlOperations, SqlStore, Stmt
 from totpcore.store.base import Claim, Status, UserRecord
 from totpcore.throttle import Throttle
 
