@@ -48,6 +48,7 @@ __all__ = [
     "SALT_BYTES",
     "SCHEME",
     "SEALED_SCHEME",
+    "UNSEALED_PREFIX",
     "Argon2Params",
     "CodeSetParams",
     "HashedCodes",
@@ -79,6 +80,8 @@ SCHEME: Final = "totpcore-rc1-argon2id"
 #: verifier). This module derives and compares; the caller seals and unseals
 #: (:class:`totpcore.MfaService` does it with its key ring).
 SEALED_SCHEME: Final = "totpcore-rc2-argon2id"
+#: How every parameter string of a set stored unsealed (:data:`SCHEME`) begins.
+UNSEALED_PREFIX: Final = f"${SCHEME}$"
 #: RFC 9106 §4 recommends a 256-bit tag.
 DIGEST_BYTES: Final = 32
 #: RFC 9106 §4 recommends a 128-bit salt; NIST SP 800-63B §5.1.2.2 asks for at least 32 bits.

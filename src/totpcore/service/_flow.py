@@ -612,7 +612,7 @@ class Core:
             not self.policy.accept_unsealed_recovery
             or params is None
             or record.damaged
-            or not params.startswith(f"${recovery.SCHEME}$")
+            or not params.startswith(recovery.UNSEALED_PREFIX)
         ):
             return
         with contextlib.suppress(RecordError):  # refused when used; never fail a success here

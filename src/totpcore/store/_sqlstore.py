@@ -46,7 +46,7 @@ C = TypeVar("C")
 T = TypeVar("T")
 
 #: The LIKE pattern of recovery sets whose digests are not sealed yet (``recovery.SCHEME``).
-UNSEALED_RECOVERY: Final = f"${recovery.SCHEME}$%"
+UNSEALED_RECOVERY: Final = f"{recovery.UNSEALED_PREFIX}%"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +169,11 @@ class SqlOperations:
     def _many(self, statement: str, params: Sequence[Mapping[str, object]]) -> Stmt:
         return Stmt(self.dialect.sql(statement), params, many=True)
 
-    def _single(self, name: str, statement: str, **params: object) -> Operation[list[Row]]:
-        """An operation of one statement (its own transaction), returning the rows."""
+    def _single(self, name: str, statement: str, **params: object) -> Operation[bool]:
+        """An operation of one statement (its own transaction): whether it returned a row."""
 
-        def script() -> Script[list[Row]]:
-            return (yield self._stmt(statement, **params))
+        def script() -> Script[bool]:
+            return bool((yield self._stmt(statement, **params)))
 
         return Operation(name, script)
 
@@ -218,7 +218,7 @@ class SqlOperations:
 
         return Operation("stale_keys", script)
 
-    def begin(self, user_id: str, **params: object) -> Operation[list[Row]]:
+    def begin(self, user_id: str, **params: object) -> Operation[bool]:
         """One statement: insert, or replace a PENDING record."""
         return self._single("begin", _sql.BEGIN, user_id=user_id, **params)
 
@@ -280,7 +280,7 @@ class SqlOperations:
 
     def lock_if_exhausted(
         self, user_id: str, *, enrollment_id: str, throttle: Throttle, now: float
-    ) -> Operation[list[Row]]:
+    ) -> Operation[bool]:
         """One statement; ``Throttle.locks_at(n)`` is ``n >= lockout``, evaluated on the row."""
         return self._single(
             "lock_if_exhausted",
@@ -293,7 +293,7 @@ class SqlOperations:
 
     def accept_step(
         self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float
-    ) -> Operation[list[Row]]:
+    ) -> Operation[bool]:
         """One statement: the replay guard."""
         encoded = self.dialect.encode_step(check_counter(step, "step"))
         return self._single(
@@ -342,9 +342,7 @@ class SqlOperations:
 
         return Operation("replace_recovery", script, transaction=True)
 
-    def reseal(
-        self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float
-    ) -> Operation[list[Row]]:
+    def reseal(self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float) -> Operation[bool]:
         """One statement: swap the sealed secret if it is still *old*."""
         return self._single("reseal", _sql.RESEAL, user_id=user_id, old=old, new=new, key_id=key_id, now=now)
 
@@ -514,7 +512,7 @@ class SqlStore(abc.ABC, Generic[C]):
             algorithm=algorithm,
             now=now,
         )
-        return bool(self._run(operation))
+        return self._run(operation)
 
     def activate(
         self,
@@ -571,7 +569,7 @@ class SqlStore(abc.ABC, Generic[C]):
         operation = self._ops.lock_if_exhausted(
             user_id, enrollment_id=enrollment_id, throttle=throttle, now=now
         )
-        return bool(self._run(operation))
+        return self._run(operation)
 
     def accept_step(self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float) -> bool:
         """Record an accepted step of this ENABLED enrolment if later than ``last_step`` (one statement).
@@ -583,7 +581,7 @@ class SqlStore(abc.ABC, Generic[C]):
         operation = self._ops.accept_step(
             user_id, enrollment_id=enrollment_id, step=step, drift=drift, now=now
         )
-        return bool(self._run(operation))
+        return self._run(operation)
 
     def consume_recovery(
         self, user_id: str, *, enrollment_id: str, index: int, digest: bytes, now: float
@@ -623,7 +621,7 @@ class SqlStore(abc.ABC, Generic[C]):
         Raises:
             StoreError: the database failed.
         """
-        return bool(self._run(self._ops.reseal(user_id, old=old, new=new, key_id=key_id, now=now)))
+        return self._run(self._ops.reseal(user_id, old=old, new=new, key_id=key_id, now=now))
 
     def reseal_recovery(
         self,

@@ -243,12 +243,12 @@ class MemoryStore:
 
     def stale_keys(self, current_key_id: str) -> list[str]:
         """Return the users to re-seal under *current_key_id*, sorted."""
-        unsealed = f"${recovery.SCHEME}$"
         with self._lock:
             return sorted(
                 user
                 for user, record in self._open().items()
-                if record.key_id != current_key_id or (record.recovery_params or "").startswith(unsealed)
+                if record.key_id != current_key_id
+                or (record.recovery_params or "").startswith(recovery.UNSEALED_PREFIX)
             )
 
     def reset(self, user_id: str) -> bool:

@@ -327,8 +327,7 @@ class AsyncPostgresStore:
             algorithm=algorithm,
             now=now,
         )
-        rows = await self._run(operation)
-        return bool(rows)
+        return await self._run(operation)
 
     async def activate(
         self,
@@ -373,8 +372,7 @@ class AsyncPostgresStore:
         operation = self._ops.lock_if_exhausted(
             user_id, enrollment_id=enrollment_id, throttle=throttle, now=now
         )
-        rows = await self._run(operation)
-        return bool(rows)
+        return await self._run(operation)
 
     async def accept_step(
         self, user_id: str, *, enrollment_id: str, step: int, drift: int, now: float
@@ -383,8 +381,7 @@ class AsyncPostgresStore:
         operation = self._ops.accept_step(
             user_id, enrollment_id=enrollment_id, step=step, drift=drift, now=now
         )
-        rows = await self._run(operation)
-        return bool(rows)
+        return await self._run(operation)
 
     async def consume_recovery(
         self, user_id: str, *, enrollment_id: str, index: int, digest: bytes, now: float
@@ -412,8 +409,7 @@ class AsyncPostgresStore:
 
     async def reseal(self, user_id: str, *, old: bytes, new: bytes, key_id: str, now: float) -> bool:
         """See :meth:`PostgresStore.reseal`."""
-        rows = await self._run(self._ops.reseal(user_id, old=old, new=new, key_id=key_id, now=now))
-        return bool(rows)
+        return await self._run(self._ops.reseal(user_id, old=old, new=new, key_id=key_id, now=now))
 
     async def reseal_recovery(
         self,
