@@ -39,6 +39,7 @@ __all__ = [
     "SqlOperations",
     "SqlStore",
     "Stmt",
+    "failure",
     "parse_record",
 ]
 
@@ -396,6 +397,14 @@ def _codes(user_id: str, digests: Sequence[bytes]) -> list[dict[str, object]]:
     return [{"user_id": user_id, "idx": i, "digest": bytes(digest)} for i, digest in enumerate(digests)]
 
 
+def failure(dialect: Dialect, operation: Operation[Any], explanation: str) -> StoreError:
+    """The StoreError of an operation that failed for good (both drivers word it alike).
+
+    *explanation* names the driver error without repeating anything secret.
+    """
+    return StoreError(f"{dialect.name} store: {operation.name} failed: {explanation}")
+
+
 # ------------------------------------------------------------------ the blocking driver
 
 
@@ -451,9 +460,7 @@ class SqlStore(abc.ABC, Generic[C]):
             except self.driver_errors as exc:  # noqa: PERF203 - a retry loop
                 attempt += 1
                 if not self._retry(exc, attempt, started):
-                    raise StoreError(
-                        f"{self.dialect.name} store: {operation.name} failed: {self._explain(exc)}"
-                    ) from exc
+                    raise failure(self.dialect, operation, self._explain(exc)) from exc
 
     # ------------------------------------------------------------ the Store protocol
 

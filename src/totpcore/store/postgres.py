@@ -48,7 +48,7 @@ from totpcore._checks import check_int
 from totpcore._drive import adrive
 from totpcore.errors import ConfigurationError, StoreError
 from totpcore.store._sql import POSTGRES, Dialect, Row
-from totpcore.store._sqlstore import Operation, SqlOperations, SqlStore, Stmt
+from totpcore.store._sqlstore import Operation, SqlOperations, SqlStore, Stmt, failure
 from totpcore.store.base import Claim, Status, UserRecord
 from totpcore.throttle import Throttle
 
@@ -97,10 +97,6 @@ def _explain(exc: Exception) -> str:
 
 def _transient(exc: Exception, attempt: int) -> bool:
     return getattr(exc, "sqlstate", None) in _TRANSIENT and attempt < _ATTEMPTS
-
-
-def _store_error(operation: Operation[Any], exc: Exception) -> StoreError:
-    return StoreError(f"{POSTGRES.name} store: {operation.name} failed: {_explain(exc)}")
 
 
 def _needs_closing(conn: psycopg.Connection[Row] | psycopg.AsyncConnection[Row]) -> bool:
@@ -276,7 +272,7 @@ class AsyncPostgresStore:
             except psycopg.Error as exc:  # noqa: PERF203 - a retry loop
                 attempt += 1
                 if not _transient(exc, attempt):
-                    raise _store_error(operation, exc) from exc
+                    raise failure(POSTGRES, operation, _explain(exc)) from exc
 
     async def _run_once(self, operation: Operation[T]) -> T:
         pool = await self._pool()
