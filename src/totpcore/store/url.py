@@ -100,7 +100,10 @@ def _pool_size(url: str) -> tuple[str, int]:
     sizes: list[str] = []
     for item in query.split("&"):
         name, _, value = item.partition("=")
-        (sizes if name == POOL_SIZE_PARAM else kept).append(value if name == POOL_SIZE_PARAM else item)
+        if name == POOL_SIZE_PARAM:
+            sizes.append(value)
+        else:
+            kept.append(item)
     if not sizes:
         return url, DEFAULT_POOL_SIZE
     if len(sizes) > 1 or not (sizes[0].isascii() and sizes[0].isdigit()):
