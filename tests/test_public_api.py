@@ -67,6 +67,13 @@ def test_every_name_resolves() -> None:
         assert getattr(totpcore, name) is not None
 
 
+def test_the_blocking_face_does_not_load_asyncio() -> None:
+    """`import totpcore` and the CLI leave asyncio unloaded: only the async face pays for it (~35 ms)."""
+    probe = "import sys, totpcore, totpcore.cli, totpcore.store; print('asyncio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_import_pulls_in_no_optional_dependency() -> None:
     """`import totpcore` loads neither segno, psycopg nor sqlite3 (docs/design.md, "Layers")."""
     probe = (

@@ -21,7 +21,6 @@ forked child starts with fresh gates.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -30,7 +29,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["KdfGate", "Slot", "gate_for"]
 
@@ -127,6 +129,8 @@ class KdfGate:
         One future and one timer per waiter, no task and no exception on the way: when a
         flood's waiters reach their deadline together, each costs the loop little.
         """
+        import asyncio  # noqa: PLC0415 - only the async face pays for loading asyncio
+
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         # call_soon_threadsafe passes positional arguments only.
@@ -186,6 +190,8 @@ class KdfGate:
         If the awaiting task is cancelled, *work* runs on (a thread cannot be stopped)
         and *slot* is given back only when it ends.
         """
+        import asyncio  # noqa: PLC0415
+
         running = self._submit(work)
         try:
             return await asyncio.wrap_future(running)

@@ -12,7 +12,6 @@ from totpcore.sealing import KeyRing
 from totpcore.service.aio import AsyncMfaService
 from totpcore.service.model import AuditEvent, Policy
 from totpcore.service.sync import MfaService
-from totpcore.store.aio import AsyncStoreAdapter
 from totpcore.store.base import AsyncStore, Store
 from totpcore.store.url import open_async_store, open_store
 
@@ -113,6 +112,8 @@ def open_async_service(
 
 def _create_schema(store: AsyncStore, url: str) -> None:
     """Create the schema without an event loop: on the adapter's own store, or a one-off connection."""
+    from totpcore.store.aio import AsyncStoreAdapter  # noqa: PLC0415 - asyncio only for the async face
+
     if isinstance(store, AsyncStoreAdapter):
         store.store.create_schema()
         return
@@ -125,5 +126,7 @@ def _create_schema(store: AsyncStore, url: str) -> None:
 
 def _close_quietly(store: AsyncStore) -> None:
     """Close a store that never served a call (nothing async is open yet)."""
+    from totpcore.store.aio import AsyncStoreAdapter  # noqa: PLC0415
+
     if isinstance(store, AsyncStoreAdapter):
         store.store.close()

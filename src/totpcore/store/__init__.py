@@ -1,8 +1,9 @@
 """Persistence of MFA state behind one protocol, blocking and async (``docs/storage.md``).
 
-``MemoryStore``, ``AsyncStoreAdapter`` and the URL openers load nothing optional;
-``SQLiteStore``, ``PostgresStore`` and ``AsyncPostgresStore`` are imported on first
-access (PEP 562), so ``import totpcore.store`` loads neither ``sqlite3`` nor ``psycopg``.
+``MemoryStore`` and the URL openers load nothing optional; ``SQLiteStore``,
+``PostgresStore``, ``AsyncPostgresStore`` and ``AsyncStoreAdapter`` are imported on
+first access (PEP 562), so ``import totpcore.store`` loads neither ``sqlite3``,
+``psycopg`` nor ``asyncio``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from totpcore.store.aio import AsyncStoreAdapter
 from totpcore.store.base import SCHEMA_VERSION, AsyncStore, Claim, ClaimResult, Status, Store, UserRecord
 from totpcore.store.memory import MemoryStore
 from totpcore.store.url import open_async_store, open_store
 
 if TYPE_CHECKING:
+    from totpcore.store.aio import AsyncStoreAdapter
     from totpcore.store.postgres import AsyncPostgresStore, PostgresStore
     from totpcore.store.sqlite import SQLiteStore
 
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AsyncStoreAdapter": "totpcore.store.aio",
     "SQLiteStore": "totpcore.store.sqlite",
     "PostgresStore": "totpcore.store.postgres",
     "AsyncPostgresStore": "totpcore.store.postgres",
