@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import pyotp
 
-from harness import Row, compare
+from harness import Row, compare, micro_rounds
 from totpcore import TOTP, Algorithm, InvalidCode, Secret
 from totpcore._checks import COUNTER_LIMIT
 from totpcore.hotp import _FORMATS
@@ -175,5 +175,5 @@ def rows(scale: float) -> list[Row]:
         ("bound: bare build + one code", lambda: bare_code(KEY, T), "pyotp TOTP.at", lambda: peer.at(T)),
         ("bound: object build + one code", build_object_and_code, "pyotp TOTP.at", lambda: peer.at(T)),
     ]
-    rounds = max(int(400 * scale), 40)
+    rounds = micro_rounds(scale)
     return [compare(*case, target=None, rounds=rounds) for case in cases]

@@ -123,6 +123,16 @@ def _seed(store: Store, keyring: KeyRing, users: list[str]) -> dict[str, TOTP]:
     return phones
 
 
+def _population(users: int) -> tuple[MemoryStore, KeyRing, dict[str, TOTP], list[str], list[str]]:
+    """A store and key ring with the app users (and their phones), *users* flood users and one guess each."""
+    store, keyring = MemoryStore(), KeyRing.generate()
+    apps = _seed(store, keyring, [f"app{k}" for k in range(APP_USERS)])
+    flood_users = [f"f{k}" for k in range(users)]
+    _seed(store, keyring, flood_users)
+    guesses = [recovery.generate_codes(1)[0] for _ in range(users)]
+    return store, keyring, apps, flood_users, guesses
+
+
 def _app_plan(phones: dict[str, TOTP], first_login: int) -> dict[str, list[tuple[float, str]]]:
     """For each app user, APP_LOGINS (time, code) pairs, one step apart, from *first_login* on."""
     return {
@@ -171,12 +181,8 @@ def _sync_app_round(
 
 
 def _sync_face(users: int) -> Figures:
-    store, keyring = MemoryStore(), KeyRing.generate()
+    store, keyring, apps, flood_users, guesses = _population(users)
     service = MfaService(store, issuer="flood", keyring=keyring, clock=NOW.get, audit=lambda _: None)
-    flood_users = [f"f{k}" for k in range(users)]
-    apps = _seed(store, keyring, [f"app{k}" for k in range(APP_USERS)])
-    _seed(store, keyring, flood_users)
-    guesses = [recovery.generate_codes(1)[0] for _ in range(users)]
     alone = _sync_app_round(service, _app_plan(apps, 1))()
 
     go, counting, outcomes = threading.Event(), threading.Lock(), Counter[str]()
@@ -249,14 +255,10 @@ async def _async_app_round(
 
 
 async def _async_main(users: int) -> Figures:
-    store, keyring = MemoryStore(), KeyRing.generate()
+    store, keyring, apps, flood_users, guesses = _population(users)
     service = AsyncMfaService(
         AsyncStoreAdapter(store), issuer="flood", keyring=keyring, clock=NOW.get, audit=lambda _: None
     )
-    flood_users = [f"f{k}" for k in range(users)]
-    apps = _seed(store, keyring, [f"app{k}" for k in range(APP_USERS)])
-    _seed(store, keyring, flood_users)
-    guesses = [recovery.generate_codes(1)[0] for _ in range(users)]
     alone, lag_alone = await _async_app_round(service, _app_plan(apps, 1))
 
     outcomes = Counter[str]()

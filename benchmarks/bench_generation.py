@@ -11,7 +11,7 @@ import pyotp
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import totp as cryptography_totp
 
-from harness import Row, compare
+from harness import Row, compare, micro_rounds
 from totpcore import TOTP, Secret
 
 KEY = bytes(range(20))
@@ -25,7 +25,7 @@ def rows(scale: float) -> list[Row]:
     peer = pyotp.TOTP(secret.to_base32())
     theirs = cryptography_totp.TOTP(KEY, 6, SHA1(), 30, enforce_key_length=True)  # noqa: S303  # RFC 6238 default
     assert ours.at(T) == peer.at(T) == theirs.generate(T).decode()
-    r = max(int(400 * scale), 40)
+    r = micro_rounds(scale)
     return [
         compare(
             "TOTP.at(t)",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyotp
 
-from harness import Row, compare
+from harness import Row, compare, micro_rounds
 from totpcore import TOTP, InvalidCode, Secret
 
 KEY = bytes(range(20))
@@ -40,7 +40,7 @@ def rows(scale: float) -> list[Row]:
         if peer.verify(wrong, for_time=T, valid_window=1):
             raise AssertionError
 
-    r = max(int(400 * scale), 40)
+    r = micro_rounds(scale)
     return [
         compare(
             "TOTP.verify(wrong), Window(1, 1)",

@@ -66,6 +66,11 @@ def calls_per_round(fn: Callable[[], object]) -> int:
     return max(1, round(ROUND / cost))
 
 
+def micro_rounds(scale: float) -> int:
+    """How many rounds a micro-benchmark section times: 400 at full scale, never under 40."""
+    return max(int(400 * scale), 40)
+
+
 def compare(
     operation: str,
     ours: Callable[[], object],
