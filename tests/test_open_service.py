@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import stat
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from store_support import pg_schema
+from helpers import record_calls
+from service_support import CHEAP_KDF, Clock, Phone
+from store_support import pg_schema, race_threads
 from totpcore import (
-    TOTP,
     AsyncMfaService,
     AuditEvent,
     ConfigurationError,
@@ -24,30 +25,17 @@ from totpcore import (
     Policy,
     PolicyError,
     Requirement,
-    Secret,
     Status,
     StoreError,
     Throttle,
     open_async_service,
     open_service,
 )
-from totpcore.recovery import Argon2Params
 from totpcore.service import load_key_ring
 from totpcore.store import AsyncStoreAdapter, MemoryStore, SQLiteStore
 
 START = 1_767_225_610.0
-POLICY = Policy(recovery_kdf=Argon2Params(memory_kib=8, iterations=1, lanes=1))
-
-
-class Clock:
-    """A settable clock."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        """Read the time."""
-        return self.now
+POLICY = Policy(recovery_kdf=CHEAP_KDF)
 
 
 class TestOpenService:
@@ -97,18 +85,7 @@ class TestOpenService:
     def test_racing_creators_share_one_key(self, tmp_path: Path) -> None:
         """Eight processes starting at once with create_key end up with the same ring."""
         key_file = tmp_path / "mfa.key"
-        barrier = threading.Barrier(8)
-        rings: list[tuple[str, ...]] = []
-
-        def start() -> None:
-            barrier.wait()
-            rings.append(load_key_ring(key_file, create=True).key_ids)
-
-        threads = [threading.Thread(target=start) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        [rings] = race_threads(8, 1, lambda _: load_key_ring(key_file, create=True).key_ids)
         assert len(rings) == 8
         assert len(set(rings)) == 1
 
@@ -127,27 +104,21 @@ class TestOpenService:
         with pytest.raises(StoreError):
             open_service(f"sqlite:///{tmp_path / 'not-a-db'}", key_file=key_file, issuer="x", audit=print)
 
+    @pytest.mark.parametrize("opener", [open_service, open_async_service])
     def test_service_arguments_are_checked_and_the_store_closed(
-        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opener: Callable[..., object]
     ) -> None:
-        """A bad issuer fails after the schema exists, and the store is closed, not leaked."""
-        closed: list[bool] = []
-        close = SQLiteStore.close
-
-        def spy(self: SQLiteStore) -> None:
-            closed.append(True)
-            close(self)
-
-        monkeypatch.setattr(SQLiteStore, "close", spy)
+        """A bad issuer fails after the schema exists, and the store (the adapter's, async) is closed."""
+        closed = record_calls(monkeypatch, SQLiteStore, "close")
         with pytest.raises(ConfigurationError, match="issuer"):
-            open_service(
+            opener(
                 f"sqlite:///{tmp_path / 'x.db'}",
                 key_file=tmp_path / "k",
                 issuer="",
                 create_key=True,
                 audit=print,
             )
-        assert closed == [True]
+        assert len(closed) == 1
 
     def test_keyring_is_importable_from_the_package(self) -> None:
         """KeyRing is a top-level name."""
@@ -183,17 +154,6 @@ class TestOpenAsyncService:
                     return await svc.status("alice")
 
             assert asyncio.run(body()) is Status.NONE
-
-    def test_a_failure_closes_the_store(self, tmp_path: Path) -> None:
-        """A bad issuer after the store opened: the adapter's store is closed."""
-        with pytest.raises(ConfigurationError, match="issuer"):
-            open_async_service(
-                f"sqlite:///{tmp_path / 'x.db'}",
-                key_file=tmp_path / "k",
-                issuer="",
-                create_key=True,
-                audit=print,
-            )
 
 
 class TestFaceArguments:
@@ -264,8 +224,8 @@ class TestRequirement:
 
     def world(self, **policy: object) -> tuple[MfaService, Clock]:
         """A service on a MemoryStore with a settable clock and the given policy fields."""
-        clock = Clock()
-        fields: dict[str, object] = {"recovery_kdf": Argon2Params(memory_kib=8, iterations=1, lanes=1)}
+        clock = Clock(START)
+        fields: dict[str, object] = {"recovery_kdf": CHEAP_KDF}
         rules = Policy(**fields, **policy)  # type: ignore[arg-type]
         svc = MfaService(
             MemoryStore(), issuer="x", keyring=KeyRing.generate(), policy=rules, clock=clock, audit=print
@@ -278,8 +238,7 @@ class TestRequirement:
         assert svc.requirement("u") is Requirement.NONE
         enrollment = svc.begin_enrollment("u", account="u")
         assert svc.requirement("u") is Requirement.NONE
-        phone = TOTP(Secret.from_base32(enrollment.secret_base32))
-        svc.confirm_enrollment("u", phone.at(clock.now))
+        svc.confirm_enrollment("u", Phone(enrollment.secret_base32, clock).code())
         assert svc.requirement("u") is Requirement.CODE
         assert svc.verify("u", "000000").outcome is Outcome.LOCKED
         assert svc.requirement("u") is Requirement.SUPPORT
@@ -299,8 +258,7 @@ class TestRequirement:
         assert svc.state("u") == MfaState(Status.NONE, Requirement.NONE, None, None, 0.0)
         enrollment = svc.begin_enrollment("u", account="u")
         assert svc.state("u") == MfaState(Status.PENDING, Requirement.NONE, None, None, 0.0)
-        phone = TOTP(Secret.from_base32(enrollment.secret_base32))
-        codes = svc.confirm_enrollment("u", phone.at(clock.now))
+        codes = svc.confirm_enrollment("u", Phone(enrollment.secret_base32, clock).code())
         clock.now += 60
         assert svc.verify("u", codes[0]).ok
         assert svc.state("u") == MfaState(Status.ENABLED, Requirement.CODE, START, 4, 0.0)
@@ -313,27 +271,21 @@ class TestRequirement:
         """Throttled and locked refusals are PolicyErrors with outcome and wait; disable has neither."""
         svc, clock = self.world(throttle=Throttle(free_attempts=0, lockout=2, base_delay=30.0))
         enrollment = svc.begin_enrollment("u", account="u")
-        phone = TOTP(Secret.from_base32(enrollment.secret_base32))
+        phone = Phone(enrollment.secret_base32, clock)
         with pytest.raises(InvalidCode):
-            svc.confirm_enrollment("u", _wrong(phone, clock.now))
+            svc.confirm_enrollment("u", phone.wrong_code())
         with pytest.raises(PolicyError) as throttled:
-            svc.confirm_enrollment("u", phone.at(clock.now))
+            svc.confirm_enrollment("u", phone.code())
         assert (throttled.value.outcome, throttled.value.retry_after) == (Outcome.THROTTLED, 30.0)
         assert "retry in 30 s" in str(throttled.value)
         clock.now += 30
-        svc.confirm_enrollment("u", phone.at(clock.now))
+        svc.confirm_enrollment("u", phone.code())
         for _ in range(2):
             clock.now += 30
-            svc.verify("u", _wrong(phone, clock.now))
+            svc.verify("u", phone.wrong_code())
         with pytest.raises(PolicyError) as locked:
-            svc.regenerate_recovery_codes("u", phone.at(clock.now))
+            svc.regenerate_recovery_codes("u", phone.code())
         assert (locked.value.outcome, locked.value.retry_after) == (Outcome.LOCKED, 0.0)
         with pytest.raises(PolicyError) as never:
             svc.disable("u")
         assert (never.value.outcome, never.value.retry_after) == (None, 0.0)
-
-
-def _wrong(phone: TOTP, now: float) -> str:
-    """A well-formed code that matches no step near *now*."""
-    near = {phone.at(now + 30 * k) for k in range(-3, 4)}
-    return next(code for code in ("918273", "564738", "102938", "847561") if code not in near)
