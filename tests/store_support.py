@@ -21,7 +21,17 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
-from totpcore.store import Claim, MemoryStore, PostgresStore, SQLiteStore, Status, Store
+from totpcore.store import (
+    AsyncPostgresStore,
+    AsyncStore,
+    AsyncStoreAdapter,
+    Claim,
+    MemoryStore,
+    PostgresStore,
+    SQLiteStore,
+    Status,
+    Store,
+)
 from totpcore.throttle import Throttle
 
 T = TypeVar("T")
@@ -60,6 +70,14 @@ class Backend:
         if create:
             store.create_schema()
         return store
+
+    def open_async(self) -> AsyncStore:
+        """Open a new async store on the database, schema created: PostgreSQL's own, else an adapter."""
+        store = self.open()
+        if self.kind in {"postgres", "pgbouncer"}:
+            store.close()
+            return AsyncPostgresStore(self.target)
+        return AsyncStoreAdapter(store)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,6 @@ from store_support import CONFIRM_STEP, DIGESTS, EID, SECRET, Backend, pg_schema
 from totpcore.errors import ConfigurationError, RecordError, StoreError
 from totpcore.store import (
     AsyncPostgresStore,
-    AsyncStore,
     AsyncStoreAdapter,
     ClaimResult,
     MemoryStore,
@@ -31,17 +30,6 @@ ASYNC_BACKENDS = pytest.mark.parametrize(
 )
 
 
-def opened(backend: Backend) -> AsyncStore:
-    """The async store for *backend*, on a database whose schema exists."""
-    setup = backend.open()
-    if backend.kind == "memory":
-        return AsyncStoreAdapter(setup)
-    setup.close()
-    if backend.kind == "sqlite":
-        return open_async_store(f"sqlite:///{backend.target}")
-    return AsyncPostgresStore(backend.target)
-
-
 def run(body: Callable[[], Awaitable[T]]) -> T:
     """Run *body* on a new event loop."""
     return asyncio.run(body())  # type: ignore[arg-type]
@@ -53,7 +41,7 @@ def test_every_operation(backend: Backend) -> None:
     throttle = Throttle(free_attempts=0, lockout=2, base_delay=1.0)
 
     async def body() -> None:
-        store = opened(backend)
+        store = backend.open_async()
         await store.create_schema()
         assert await store.load("alice") is None
         assert await store.begin(
