@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 from store_support import BARRIER_TIMEOUT, Backend, enroll, race_each
 from totpcore import TOTP, Secret, StoreError
 from totpcore.recovery import Argon2Params, generate_codes
 from totpcore.sealing import KeyRing
 from totpcore.service import MfaService, Policy
-from totpcore.store import SQLiteStore
+from totpcore.store import SQLiteStore, Store
 from totpcore.throttle import Throttle
 
 START = 1_700_000_010.0  # 10 s into step 56_666_667
 CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)  # the suite's speed, not production
+RING = KeyRing({"k1": bytes(range(32))}, "k1")  # a fixed key ring, for rows built by hand
 #: Cheap hashing for speed; a throttle loose enough that every racer is evaluated, so the
 #: only thing standing between two racers and two successes is the store's atomicity.
 RACE_POLICY = Policy(recovery_kdf=CHEAP_KDF, throttle=Throttle(free_attempts=98, lockout=99))
@@ -60,6 +62,28 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Let time pass."""
         self.now += seconds
+
+
+class Spy:
+    """A store that records every method called on it, and can run a hook right after one returns."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: list[str] = []
+        self.after: dict[str, Callable[[], object]] = {}  # method name -> hook, run once
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - stands in for any store method
+        method = getattr(self.store, name)
+
+        def recorded(*args: object, **kwargs: object) -> object:
+            self.calls.append(name)
+            result = method(*args, **kwargs)
+            hook = self.after.pop(name, None)
+            if hook is not None:
+                hook()
+            return result
+
+        return recorded
 
 
 class Phone:

@@ -9,16 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service_support import CHEAP_KDF, RING, START
 from store_support import Backend
 from totpcore import TOTP, Secret
-from totpcore.recovery import Argon2Params
-from totpcore.sealing import KeyRing
 from totpcore.service import AuditEvent, EventType, Method, MfaService, Outcome, Policy
 from totpcore.store import Status, Store
 
-START = 1_700_000_010.0
-POLICY = Policy(recovery_kdf=Argon2Params(memory_kib=8, iterations=1, lanes=1))
-RING = KeyRing({"k1": bytes(range(32))}, "k1")
+POLICY = Policy(recovery_kdf=CHEAP_KDF)
 FORGED = "\nlogin user=alice outcome=accepted"
 #: What each escape in a quoted value stands for.
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}

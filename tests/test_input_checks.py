@@ -8,16 +8,13 @@ from typing import Any, cast
 
 import pytest
 
+from service_support import CHEAP_KDF, RING, START, Spy
 from store_support import Backend
 from totpcore import TOTP, ConfigurationError, Secret
-from totpcore.recovery import Argon2Params
-from totpcore.sealing import KeyRing
 from totpcore.service import AsyncMfaService, AuditEvent, EventType, KeyRotation, MfaService, Policy
 from totpcore.store import AsyncStoreAdapter, MemoryStore, Status, Store
 
-START = 1_700_000_010.0
-POLICY = Policy(recovery_kdf=Argon2Params(memory_kib=8, iterations=1, lanes=1))
-RING = KeyRing({"k1": bytes(range(32))}, "k1")
+POLICY = Policy(recovery_kdf=CHEAP_KDF)
 
 BAD_USER_IDS = [
     pytest.param("\ud800", id="lone-surrogate"),
@@ -59,23 +56,6 @@ METHODS: dict[str, Callable[[Any, object], object]] = {
 }
 
 
-class Spy:
-    """A store that records every method called on it (and passes it to a MemoryStore)."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-        self._store = MemoryStore()
-
-    def __getattr__(self, name: str) -> object:
-        real = getattr(self._store, name)
-
-        def recorded(*args: object, **kwargs: object) -> object:
-            self.calls.append(name)
-            return real(*args, **kwargs)
-
-        return recorded
-
-
 def sync_call(spy: Spy, events: list[AuditEvent], action: Callable[[Any], object]) -> None:
     """Run *action* on an MfaService over *spy*."""
     action(MfaService(cast("Store", spy), issuer="EMR", keyring=RING, policy=POLICY, audit=events.append))
@@ -105,7 +85,7 @@ class TestUserIds:
     @pytest.mark.parametrize("user_id", BAD_USER_IDS)
     def test_refused_before_the_store(self, face: Callable[..., None], method: str, user_id: object) -> None:
         """Every method raises ConfigurationError with no store call and no audit event."""
-        spy, events = Spy(), list[AuditEvent]()
+        spy, events = Spy(MemoryStore()), list[AuditEvent]()
         with pytest.raises(ConfigurationError, match="user_id") as raised:
             face(spy, events, lambda svc: METHODS[method](svc, user_id))
         assert (spy.calls, events) == ([], [])
@@ -150,7 +130,7 @@ class TestActorAndReason:
     )
     def test_bad_actor(self, actor: object) -> None:
         """Blank, invisible, control characters, too long or not text: ConfigurationError, nothing touched."""
-        spy, events = Spy(), list[AuditEvent]()
+        spy, events = Spy(MemoryStore()), list[AuditEvent]()
         with pytest.raises(ConfigurationError, match="actor"):
             sync_call(spy, events, lambda svc: svc.reset("alice", actor=actor, reason="ticket 42"))
         assert (spy.calls, events) == ([], [])
@@ -161,7 +141,7 @@ class TestActorAndReason:
     )
     def test_bad_reason(self, reason: object) -> None:
         """Blank, only invisible characters, over 1000 characters, a surrogate or not text: refused."""
-        spy, events = Spy(), list[AuditEvent]()
+        spy, events = Spy(MemoryStore()), list[AuditEvent]()
         with pytest.raises(ConfigurationError, match="reason"):
             sync_call(spy, events, lambda svc: svc.reset("alice", actor="support:zoe", reason=reason))
         assert (spy.calls, events) == ([], [])
@@ -176,7 +156,7 @@ class TestActorAndReason:
     )
     def test_good_actor_and_reason(self, actor: str, reason: str) -> None:
         """255-character actors and 1000-character reasons with newlines reset, audited verbatim."""
-        spy, events = Spy(), list[AuditEvent]()
+        spy, events = Spy(MemoryStore()), list[AuditEvent]()
         sync_call(spy, events, lambda svc: svc.reset("alice", actor=actor, reason=reason))
         assert spy.calls == ["load", "reset"]
         assert [(e.type, e.actor, e.reason) for e in events] == [(EventType.RESET, actor, reason)]

@@ -17,17 +17,15 @@ from typing import Any
 
 import pytest
 
+from service_support import CHEAP_KDF, START
 from totpcore import TOTP, PolicyError, Secret
 from totpcore import recovery as recovery_module
-from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import AsyncMfaService, AuditEvent, EventType, MfaService, Outcome, Policy
 from totpcore.service import _gate as _gate_module
 from totpcore.service._gate import NICE_STEP, KdfGate, Slot, gate_for
 from totpcore.store import AsyncStoreAdapter, MemoryStore, Status, UserRecord
 
-START = 1_700_000_010.0
-CHEAP_KDF = Argon2Params(memory_kib=8, iterations=1, lanes=1)
 #: A patience that never runs out in a passing test; only a broken gate ever waits this long.
 LONG = 30.0
 #: One slot, and a short wait so a BUSY answer comes at once.

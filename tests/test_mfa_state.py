@@ -4,45 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
-from service_support import BAD_CLOCKS, CHEAP_KDF, CLOCK_CALLS, Clock, Phone
+from service_support import BAD_CLOCKS, CHEAP_KDF, CLOCK_CALLS, RING, Clock, Phone, Spy
 from totpcore import ConfigurationError, EnrollmentError
-from totpcore.sealing import KeyRing
 from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.store import ClaimResult, Status, Store
 from totpcore.throttle import Throttle
 
 ALL = pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"], indirect=True)
-KEYRING = KeyRing({"k1": bytes(range(32))}, "k1")
 #: No free attempt: one failure makes the next attempt wait 5 s (the policy's delay).
 STRICT = Throttle(free_attempts=0, base_delay=5.0, max_delay=60.0)
 FAST = 600.0  # a server whose clock is 10 minutes fast
 SLOW = -3600.0  # a server whose clock is an hour slow
-
-
-class Spy:
-    """A store that records every method called on it, and can run a hook right after one returns."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.calls: list[str] = []
-        self.after: dict[str, Callable[[], object]] = {}  # method name -> hook, run once
-
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - stands in for any store method
-        method = getattr(self.store, name)
-
-        def recorded(*args: object, **kwargs: object) -> object:
-            self.calls.append(name)
-            result = method(*args, **kwargs)
-            hook = self.after.pop(name, None)
-            if hook is not None:
-                hook()
-            return result
-
-        return recorded
 
 
 def server(
@@ -56,7 +32,7 @@ def server(
     return MfaService(
         cast("Store", store),
         issuer="Outsmart EMR",
-        keyring=KEYRING,
+        keyring=RING,
         policy=Policy(recovery_kdf=CHEAP_KDF, throttle=throttle),
         clock=cast("Callable[[], float]", clock),
         audit=(lambda _: None) if events is None else events.append,

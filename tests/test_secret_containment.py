@@ -13,20 +13,18 @@ from typing import Any
 import pytest
 
 from qr_support import decode, read_png, read_svg, read_terminal, upscale
+from service_support import CHEAP_KDF, RING, START
 from store_support import Backend, RawDb
 from totpcore import TOTP, Secret, StoreError, recovery
 from totpcore.errors import RecordError
-from totpcore.recovery import Argon2Params, CodeSetParams
+from totpcore.recovery import CodeSetParams
 from totpcore.sealing import KeyRing
 from totpcore.service import Enrollment, KeyRotation, MfaService, Outcome, Policy
 from totpcore.store import MemoryStore, Store
 
-START = 1_700_000_010.0
-CHEAP = Argon2Params(memory_kib=8, iterations=1, lanes=1)
-POLICY = Policy(recovery_kdf=CHEAP)
-RING = KeyRing({"k1": bytes(range(32))}, "k1")
+POLICY = Policy(recovery_kdf=CHEAP_KDF)
 SEALED = f"${recovery.SEALED_SCHEME}$"
-UNSEALED = f"${recovery.SCHEME}$"
+UNSEALED = recovery.UNSEALED_PREFIX
 
 
 @pytest.fixture
@@ -189,7 +187,7 @@ class TestPlantedRecoveryCodes:
         planting: docs/security.md says so.
         """
         chosen = recovery.generate_codes(1)[0]
-        planted = recovery.hash_codes([chosen], params=CHEAP, context=b"alice", sealed=False)
+        planted = recovery.hash_codes([chosen], params=CHEAP_KDF, context=b"alice", sealed=False)
         raw = RawDb(backend)
         raw.execute("UPDATE totpcore_users SET recovery_params = ? WHERE user_id = 'alice'", planted.params)
         raw.execute("DELETE FROM totpcore_recovery WHERE user_id = 'alice'")
@@ -211,7 +209,7 @@ def transitional(alice: User) -> MfaService:
         alice.store,
         issuer="EMR",
         keyring=RING,
-        policy=Policy(recovery_kdf=CHEAP, accept_unsealed_recovery=True),
+        policy=Policy(recovery_kdf=CHEAP_KDF, accept_unsealed_recovery=True),
         clock=lambda: alice.clock[0],
         audit=print,
     )
@@ -225,7 +223,7 @@ class TestLegacyRecoverySets:
     def legacy(self, alice: User) -> tuple[list[str], str, dict[int, bytes]]:
         """Replace alice's set by an rc1 set, as the previous release wrote it: its codes, params, digests."""
         codes = recovery.generate_codes()
-        hashed = recovery.hash_codes(codes, params=CHEAP, context=b"alice", sealed=False)
+        hashed = recovery.hash_codes(codes, params=CHEAP_KDF, context=b"alice", sealed=False)
         record = alice.store.load("alice")
         assert record is not None
         assert alice.store.replace_recovery(

@@ -18,18 +18,16 @@ from typing import Literal
 
 import pytest
 
+from service_support import CHEAP_KDF, RING, START
 from store_support import Backend, RawDb
 from totpcore import TOTP, EnrollmentError, Secret
 from totpcore.errors import RecordError
-from totpcore.recovery import Argon2Params
 from totpcore.sealing import KeyRing
 from totpcore.service import KeyRotation, MfaService, Outcome, Policy, Requirement
 from totpcore.store import Status, Store
 
-START = 1_700_000_010.0
 NOW = START + 300.0  # ten steps after enrolment: every code below is fresh
-POLICY = Policy(recovery_kdf=Argon2Params(memory_kib=8, iterations=1, lanes=1))
-RING = KeyRing({"k1": bytes(range(32))}, "k1")
+POLICY = Policy(recovery_kdf=CHEAP_KDF)
 #: The damage a case does: to a column every operation needs, to one factor, or to nothing the service trusts.
 Breaks = Literal["core", "app", "recovery", "none"]
 
