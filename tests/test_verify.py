@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import struct
 from collections.abc import Callable, Iterator
 
 import pyotp
@@ -14,10 +12,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 import totpcore._checks
-from helpers import record_calls
+from helpers import record_calls, stdlib_hotp
 from totpcore import (
     HOTP,
     TOTP,
+    Algorithm,
     ConfigurationError,
     InvalidCode,
     MalformedCode,
@@ -35,11 +34,8 @@ NOW = 56_666_667
 
 
 def oracle(key: bytes, step: int, digits: int = 6) -> str:
-    """RFC 4226 §5.3 with stdlib hmac: an implementation independent of totpcore."""
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    value = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return str(value % 10**digits).rjust(digits, "0")
+    """The SHA-1 code of *step* from the stdlib oracle, independent of totpcore."""
+    return stdlib_hotp(key, step, digits, Algorithm.SHA1)
 
 
 def code(step: int, digits: int = 6) -> str:
