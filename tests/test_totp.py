@@ -76,9 +76,11 @@ class TestTimeSteps:
         assert otp.at(2**40) == HOTP(SHA1_SECRET).at(2**40)
 
     def test_steps_beyond_64_bits_are_refused(self) -> None:
-        """A time whose step does not fit in 8 bytes is a ConfigurationError."""
+        """A time whose step does not fit in 8 bytes is a ConfigurationError (step_at's int path too)."""
         otp = TOTP(SHA1_SECRET, period=1)
         assert otp.step_at(2**64 - 1) == 2**64 - 1
+        with pytest.raises(ConfigurationError, match="beyond 2\\*\\*64 - 1"):
+            otp.step_at(2**64)
         with pytest.raises(ConfigurationError, match="2\\*\\*64"):
             otp.at(2**64)
         with pytest.raises(ConfigurationError, match="2\\*\\*64"):
