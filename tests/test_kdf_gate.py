@@ -681,8 +681,7 @@ class TestServiceBusy:
 class TestOffTheLoop:
     """Argon2id runs in the gate's threads: never on the event loop, and in no more threads than slots."""
 
-    @pytest.mark.parametrize("face", ["sync", "async"])
-    def test_every_evaluation_runs_in_a_gate_thread(self, face: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_every_evaluation_runs_in_a_gate_thread(self, rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
         """Enrol, recovery login, regenerate: each Argon2id call in a gate thread, not the caller's."""
         derived_in: list[str] = []
         real_derive = recovery_module._derive
@@ -692,20 +691,6 @@ class TestOffTheLoop:
             return real_derive(*args)
 
         monkeypatch.setattr(recovery_module, "_derive", spy)
-        rig_store, now = MemoryStore(), [START]
-        options: dict[str, Any] = {
-            "issuer": "gate",
-            "keyring": KeyRing.generate(),
-            "policy": ONE_SLOT,
-            "clock": lambda: now[0],
-            "audit": lambda _: None,
-        }
-        service: MfaService | AsyncMfaService = (
-            MfaService(rig_store, **options)
-            if face == "sync"
-            else AsyncMfaService(AsyncStoreAdapter(rig_store), **options)
-        )
-        rig = Rig(face, rig_store, service, [], now)
         phone, codes = rig.enrol("fay")
         assert rig("verify", "fay", codes[0]).ok
         rig.now[0] += 30
