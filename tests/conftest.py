@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from helpers import unavailable
 from pg_cluster import PgCluster, PgUnavailableError
 from pgbouncer import PgBouncer, PgBouncerUnavailableError
 from store_support import Backend, pg_database, pg_schema
@@ -42,13 +42,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 # ---------------------------------------------------------------- stores (issue 6)
 
 
-def unavailable(component: str, exc: Exception) -> NoReturn:
-    """Skip the tests that need a missing *component*, except under CI: it must have exercised them."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI needs {component} for the store tests: {exc}")
-    pytest.skip(f"{component} unavailable: {exc}")
-
-
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """A PostgreSQL server for the session: TOTPCORE_TEST_POSTGRES_DSN, else a throwaway cluster.
@@ -63,7 +56,7 @@ def pg_dsn() -> Iterator[str]:
     try:
         cluster = PgCluster.start(fsync=False)
     except PgUnavailableError as exc:
-        unavailable("PostgreSQL", exc)
+        unavailable(f"PostgreSQL unavailable: {exc}")
     try:
         yield cluster.dsn
     finally:
@@ -80,7 +73,7 @@ def pgbouncer_dsn(pg_dsn: str) -> Iterator[str]:
     try:
         bouncer = PgBouncer.start(pg_dsn)
     except PgBouncerUnavailableError as exc:
-        unavailable("PgBouncer", exc)
+        unavailable(f"PgBouncer unavailable: {exc}")
     try:
         yield bouncer.dsn
     finally:

@@ -37,8 +37,8 @@ def upscale(modules: list[list[bool]], factor: int = 4) -> tuple[int, int, bytes
     )
 
 
-def read_png(data: bytes) -> tuple[int, int, bytes]:
-    """Decode a 1-bit greyscale PNG (filters None and Up, as segno writes) to 8-bit grey."""
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, body) chunks of a PNG, each CRC checked, from IHDR to IEND."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks: list[tuple[bytes, bytes]] = []
     position = 8
@@ -50,6 +50,12 @@ def read_png(data: bytes) -> tuple[int, int, bytes]:
         chunks.append((kind, body))
         position += 12 + length
     assert [chunks[0][0], chunks[-1][0]] == [b"IHDR", b"IEND"]
+    return chunks
+
+
+def read_png(data: bytes) -> tuple[int, int, bytes]:
+    """Decode a 1-bit greyscale PNG (filters None and Up, as segno writes) to 8-bit grey."""
+    chunks = png_chunks(data)
     width, height, *layout = struct.unpack(">2I5B", chunks[0][1])
     assert layout == [1, 0, 0, 0, 0]  # bit depth 1, greyscale, deflate, adaptive filters, no interlace
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
