@@ -104,6 +104,12 @@ class Phone:
         return next(c for c in ("918273", "564738", "102938", "847561") if c not in near)
 
 
+def enrol(service: MfaService, clock: Clock, user: str = "alice") -> tuple[Phone, list[str]]:
+    """Enrol *user* through *service* with a phone on *clock*; the phone and the recovery codes."""
+    phone = Phone(service.begin_enrollment(user, account=f"{user}@example.org").secret_base32, clock)
+    return phone, service.confirm_enrollment(user, phone.code())
+
+
 def login_child(
     backend: Backend, keyring_json: str, user_id: str, attempts: list[str], barrier: Barrier, out: Connection
 ) -> None:

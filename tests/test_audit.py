@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service_support import CHEAP_KDF, RING, START
+from service_support import CHEAP_KDF, RING, START, Clock, enrol
 from store_support import Backend
-from totpcore import TOTP, Secret
 from totpcore.service import AuditEvent, EventType, Method, MfaService, Outcome, Policy
 from totpcore.store import Status, Store
 
@@ -145,8 +144,7 @@ def enrolled(backend: Backend) -> Iterator[Store]:
     """A store with alice enrolled."""
     store = backend.open()
     service = MfaService(store, issuer="EMR", keyring=RING, policy=POLICY, clock=lambda: START, audit=print)
-    phone = TOTP(Secret.from_base32(service.begin_enrollment("alice", account="alice").secret_base32))
-    service.confirm_enrollment("alice", phone.at(START))
+    enrol(service, Clock(START))
     yield store
     store.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import record_calls
-from service_support import CHEAP_KDF, Clock, Phone
+from service_support import CHEAP_KDF, Clock, Phone, enrol
 from store_support import Backend, pg_schema
 from totpcore import (
     Algorithm,
@@ -55,9 +55,7 @@ class World:
 
     def enrol(self, user: str = "alice") -> tuple[Phone, list[str]]:
         """Enrol *user* with a new phone; return the phone and the recovery codes."""
-        enrollment = self.service.begin_enrollment(user, account=f"{user}@example.org")
-        phone = Phone(enrollment.secret_base32, self.clock)
-        return phone, self.service.confirm_enrollment(user, phone.code())
+        return enrol(self.service, self.clock, user)
 
     def next_step(self) -> None:
         """Move on by one 30 s step."""

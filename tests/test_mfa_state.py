@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from service_support import BAD_CLOCKS, CHEAP_KDF, CLOCK_CALLS, RING, Clock, Phone, Spy
+from service_support import BAD_CLOCKS, CHEAP_KDF, CLOCK_CALLS, RING, Clock, Phone, Spy, enrol
 from totpcore import ConfigurationError, EnrollmentError
 from totpcore.service import AuditEvent, EventType, LoginResult, Method, MfaService, Outcome, Policy
 from totpcore.store import ClaimResult, Status, Store
@@ -37,12 +37,6 @@ def server(
         clock=cast("Callable[[], float]", clock),
         audit=(lambda _: None) if events is None else events.append,
     )
-
-
-def enrol(service: MfaService, clock: Clock, user: str = "alice") -> tuple[Phone, list[str]]:
-    """Enrol *user* through *service* with a phone on *clock*; the phone and the recovery codes."""
-    phone = Phone(service.begin_enrollment(user, account=user).secret_base32, clock)
-    return phone, service.confirm_enrollment(user, phone.code())
 
 
 def re_enrol(service: MfaService, clock: Clock) -> tuple[Phone, list[str]]:
