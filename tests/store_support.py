@@ -11,6 +11,7 @@ import multiprocessing
 import secrets
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -91,6 +92,13 @@ def pg_schema(dsn: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+def pg_url(dsn: str) -> str:
+    """A ``postgresql://`` URL for a libpq key=value DSN (every parameter in the query)."""
+    return "postgresql://?" + urllib.parse.urlencode(
+        conninfo.conninfo_to_dict(dsn), quote_via=urllib.parse.quote
+    )
 
 
 #: The tables of the MFA state, in the order a restore inserts them.

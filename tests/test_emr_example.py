@@ -376,17 +376,11 @@ class TestPostgres:
 
     def test_sign_in_with_a_code_on_postgresql(self, browser: WebDriver, tmp_path: Path, pg_dsn: str) -> None:
         """Bruno, enrolled at start in PostgreSQL, signs in with his code."""
-        from psycopg import conninfo  # noqa: PLC0415  # the postgres extra, present with pg_dsn
-
-        from store_support import pg_schema  # noqa: PLC0415
+        from store_support import pg_schema, pg_url  # noqa: PLC0415  # psycopg, present with pg_dsn
 
         browser.delete_all_cookies()
-        with pg_schema(pg_dsn) as dsn:
-            url = "postgresql://?" + urllib.parse.urlencode(
-                conninfo.conninfo_to_dict(dsn), quote_via=urllib.parse.quote
-            )
-            with run_app(tmp_path / "pg", TOTPCORE_DB_URL=url) as app:
-                phone = Phone(app.key_path.read_text().strip())
-                sign_in(browser, app, "bruno")
-                enter_code(browser, app, phone.code())
-                assert (path_of(browser), lock_of(browser)) == ("/home", ("on", GREEN))
+        with pg_schema(pg_dsn) as dsn, run_app(tmp_path / "pg", TOTPCORE_DB_URL=pg_url(dsn)) as app:
+            phone = Phone(app.key_path.read_text().strip())
+            sign_in(browser, app, "bruno")
+            enter_code(browser, app, phone.code())
+            assert (path_of(browser), lock_of(browser)) == ("/home", ("on", GREEN))

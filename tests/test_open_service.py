@@ -12,7 +12,7 @@ import pytest
 
 from helpers import record_calls
 from service_support import CHEAP_KDF, Clock, Phone
-from store_support import pg_schema, race_threads
+from store_support import pg_schema, pg_url, race_threads
 from totpcore import (
     AsyncMfaService,
     AuditEvent,
@@ -61,7 +61,7 @@ class TestOpenService:
     def test_postgres(self, pg_dsn: str, tmp_path: Path) -> None:
         """A postgresql:// URL (with a pool size) gives a working service with its schema."""
         with pg_schema(pg_dsn) as dsn:
-            url = _url(dsn)
+            url = pg_url(dsn)
             svc = open_service(
                 f"{url}&pool_size=2", key_file=tmp_path / "k", issuer="x", create_key=True, audit=print
             )
@@ -146,7 +146,7 @@ class TestOpenAsyncService:
         """PostgreSQL gets the async store; the schema was made with a short blocking connection."""
         with pg_schema(pg_dsn) as dsn:
             svc = open_async_service(
-                _url(dsn), key_file=tmp_path / "k", issuer="x", create_key=True, audit=print
+                pg_url(dsn), key_file=tmp_path / "k", issuer="x", create_key=True, audit=print
             )
 
             async def body() -> Status:
@@ -184,7 +184,7 @@ class TestFaceArguments:
     def test_a_failing_async_postgres_setup_leaves_nothing_open(self, pg_dsn: str, tmp_path: Path) -> None:
         """A bad issuer after the schema was made: nothing async was opened, nothing is left."""
         with pg_schema(pg_dsn) as dsn, pytest.raises(ConfigurationError, match="issuer"):
-            open_async_service(_url(dsn), key_file=tmp_path / "k", issuer="", create_key=True, audit=print)
+            open_async_service(pg_url(dsn), key_file=tmp_path / "k", issuer="", create_key=True, audit=print)
 
 
 class TestDefaultAuditSink:
@@ -205,18 +205,6 @@ class TestDefaultAuditSink:
         assert [record.getMessage() for record in caplog.records] == [
             "login user=nobody outcome=not_enrolled"
         ]
-
-
-def _url(dsn: str) -> str:
-    """A postgresql:// URL for a libpq key=value DSN (host, port, user, dbname, options)."""
-    from psycopg import conninfo  # noqa: PLC0415
-
-    parts = conninfo.conninfo_to_dict(dsn)
-    options = str(parts.get("options", "")).replace(" ", "%20").replace("=", "%3D")
-    return (
-        f"postgresql://{parts['user']}@/{parts['dbname']}?host={parts['host']}&port={parts['port']}"
-        f"&options={options}"
-    )
 
 
 class TestRequirement:
